@@ -1,0 +1,196 @@
+"""RunConfig: the one description of a training run.
+
+Every field carries its help text, bounds and choices in its dataclass metadata, so the
+CLI flags, the TOML file (``--config``) and the setup form are all derived from here and
+can never disagree. This module must stay free of torch: ``tbx-tui --help`` imports it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import time
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+# Names only: the builders live in tbx_tui.engine (torch). A test keeps them in step.
+MODELS = ("mlp", "simple_cnn", "resnet18")
+DATASETS = ("synthetic", "digits", "mnist", "fashion_mnist", "cifar10")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "cosine", "step")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
+
+
+class ConfigError(ValueError):
+    """A value breaks a field's rule. ``str()`` is the one line shown to the user."""
+
+    def __init__(self, field_name: str, rule: str, value: Any = None, source: str = ""):
+        self.field_name = field_name
+        self.rule = rule
+        self.value = value
+        self.source = source
+        where = f"{source}: " if source else ""
+        got = "" if value is None else f" (got {value!r})"
+        super().__init__(f"{where}{field_name}: {rule}{got}")
+
+
+def _f(default: Any, help: str, *, choices: tuple | None = None, min: float | None = None,
+       gt: float | None = None, max: float | None = None, lt: float | None = None,
+       unit: str = "") -> Any:
+    meta = {"help": help, "choices": choices, "min": min, "gt": gt, "max": max, "lt": lt,
+            "unit": unit}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: str = _f("simple_cnn", "model architecture", choices=MODELS)
+    data: str = _f("digits", "dataset (digits is embedded and needs no network)",
+                   choices=DATASETS)
+    data_dir: str = _f("./data", "where torchvision datasets are looked for and downloaded")
+    epochs: int = _f(10, "passes over the training set", min=1, max=100_000)
+    batch_size: int = _f(32, "samples per step", min=1, max=65_536, unit="samples")
+    lr: float = _f(1e-3, "learning rate", gt=0.0)
+    optimizer: str = _f("adam", "optimizer", choices=OPTIMIZERS)
+    momentum: float = _f(0.9, "SGD momentum (sgd only)", min=0.0, lt=1.0)
+    weight_decay: float = _f(0.0, "L2 penalty (decoupled for adamw)", min=0.0)
+    lr_schedule: str = _f("constant", "learning-rate schedule over the run", choices=SCHEDULES)
+    lr_step_epochs: int = _f(3, "step schedule: epochs between decays", min=1, unit="epochs")
+    lr_gamma: float = _f(0.1, "step schedule: factor applied at each decay", gt=0.0, max=1.0)
+    seed: int = _f(0, "random seed for weights, data order and synthetic data", min=0,
+                   max=2**63 - 1)
+    device: str = _f("auto", "training device; auto picks cuda, then mps, then cpu",
+                     choices=DEVICES)
+    amp: bool = _f(False, "bf16 autocast where the device supports it")
+    log_every: int = _f(100, "steps between scalar logs (Loss/train is their mean)", min=1,
+                        unit="steps")
+    hist_every: int = _f(100, "steps between weight/gradient histograms; 0 = never", min=0,
+                         unit="steps")
+    max_steps: int = _f(0, "stop after this many steps; 0 = run all epochs", min=0,
+                        unit="steps")
+    logdir: str = _f("./runs", "directory that holds one folder per run")
+    name: str = _f("", "run folder name; empty = <model>-<data>-<timestamp>")
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            check_field(f.name, getattr(self, f.name))
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def default_name(self) -> str:
+        return f"{self.model}-{self.data}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+    def hparams(self) -> dict[str, Any]:
+        """What TensorBoard's HParams tab shows: everything that changes the result."""
+        skip = {"data_dir", "logdir", "name"}
+        return {k: v for k, v in self.to_dict().items() if k not in skip}
+
+
+FIELDS = {f.name: f for f in fields(RunConfig)}
+
+
+def field_type(name: str) -> type:
+    return {"str": str, "int": int, "float": float, "bool": bool}[FIELDS[name].type]
+
+
+def describe_rule(name: str) -> str:
+    """The bounds of a field in words, for help texts."""
+    m = FIELDS[name].metadata
+    parts = []
+    if m["gt"] is not None:
+        parts.append(f"> {m['gt']:g}")
+    if m["min"] is not None:
+        parts.append(f">= {m['min']:g}")
+    if m["lt"] is not None:
+        parts.append(f"< {m['lt']:g}")
+    if m["max"] is not None:
+        parts.append(f"<= {m['max']:g}")
+    return ", ".join(parts)
+
+
+def check_field(name: str, value: Any) -> None:
+    """Raise ConfigError if ``value`` is not allowed for field ``name``."""
+    if name not in FIELDS:
+        raise ConfigError(name, f"unknown setting; known: {', '.join(FIELDS)}")
+    m = FIELDS[name].metadata
+    kind = field_type(name)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(name, "must be true or false", value)
+        return
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(name, "must be a whole number", value)
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(name, "must be a number", value)
+        if not math.isfinite(value):
+            raise ConfigError(name, "must be finite", value)
+    if kind is str and not isinstance(value, str):
+        raise ConfigError(name, "must be text", value)
+    if m["choices"] is not None and value not in m["choices"]:
+        raise ConfigError(name, f"must be one of {', '.join(m['choices'])}", value)
+    if m["gt"] is not None and not value > m["gt"]:
+        raise ConfigError(name, f"must be > {m['gt']:g}", value)
+    if m["min"] is not None and not value >= m["min"]:
+        raise ConfigError(name, f"must be >= {m['min']:g}", value)
+    if m["lt"] is not None and not value < m["lt"]:
+        raise ConfigError(name, f"must be < {m['lt']:g}", value)
+    if m["max"] is not None and not value <= m["max"]:
+        raise ConfigError(name, f"must be <= {m['max']:g}", value)
+    if name in ("data_dir", "logdir") and not value.strip():
+        raise ConfigError(name, "must not be empty", value)
+    if name == "name" and value and not _NAME_RE.match(value):
+        raise ConfigError(name, "must be a plain folder name: letters, digits, . _ + = -",
+                          value)
+
+
+def coerce(name: str, value: Any) -> Any:
+    """TOML gives ints where floats are meant (lr = 1); accept those, nothing looser."""
+    if name in FIELDS and field_type(name) is float and type(value) is int:
+        return float(value)
+    return value
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a run file into checked field values. Raises ConfigError naming the file."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("--config", f"no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError("--config", f"cannot read {path}: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError("--config", f"{path} is not valid TOML: {e}") from None
+    values = {}
+    for key, value in raw.items():
+        value = coerce(key, value)
+        try:
+            check_field(key, value)
+        except ConfigError as e:
+            raise ConfigError(e.field_name, e.rule, e.value, source=str(path)) from None
+        values[key] = value
+    return values
+
+
+def build(file_values: dict[str, Any] | None = None,
+          overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Defaults, then the file, then the command line: later wins."""
+    merged = {**(file_values or {}), **(overrides or {})}
+    return RunConfig(**merged)
+
+
+def to_toml(config: RunConfig) -> str:
+    import tomli_w
+
+    header = "# tbx-tui run file: re-run with  tbx-tui --config <this file>\n"
+    return header + tomli_w.dumps(config.to_dict())

@@ -1,0 +1,13 @@
+"""The training engine: torch lives here and nowhere above it in the UI.
+
+Importing this package must not import textual (tests/test_boundaries.py checks it).
+"""
+
+from .control import Progress, RunControl, RunState
+from .sinks import ConsoleSink, RunInfo, RunResult, TensorBoardSink
+from .trainer import DeviceUnavailable, Trainer, resolve_device
+from .data import DataUnavailable, load_dataset
+
+__all__ = ["Progress", "RunControl", "RunState", "ConsoleSink", "RunInfo", "RunResult",
+           "TensorBoardSink", "DeviceUnavailable", "Trainer", "resolve_device",
+           "DataUnavailable", "load_dataset"]

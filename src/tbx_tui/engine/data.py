@@ -1,0 +1,178 @@
+"""Dataset registry. Every dataset is loaded once into tensors.
+
+Images stay uint8 (a quarter of the memory, and a quarter of the bytes to move to a GPU)
+and are normalised on the training device per batch with the tutorial's mean 0.5 / std
+0.5. Batches are drawn with ``index_select`` from a seeded permutation: no DataLoader, no
+per-sample PIL work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+DIGIT_CLASSES = [str(d) for d in range(10)]
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                   "Sneaker", "Bag", "Ankle boot"]
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                   "ship", "truck"]
+
+
+class DataUnavailable(RuntimeError):
+    """The dataset cannot be loaded; ``str()`` is one line that says what to do."""
+
+
+@dataclass(frozen=True)
+class TensorData:
+    name: str
+    train_x: torch.Tensor  # (N, C, H, W); uint8 for images, float32 for synthetic
+    train_y: torch.Tensor  # (N,) int64
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    classes: list[str]
+
+    @property
+    def in_shape(self) -> tuple[int, int, int]:
+        c, h, w = self.train_x.shape[1:]
+        return (c, h, w)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def to(self, device: torch.device) -> "TensorData":
+        return replace(self, **{k: getattr(self, k).to(device)
+                                for k in ("train_x", "train_y", "test_x", "test_y")})
+
+
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels -> (x/255 - 0.5) / 0.5, as the tutorial's Normalize((0.5,), (0.5,))."""
+    if x.dtype == torch.uint8:
+        return x.float().mul_(2.0 / 255.0).sub_(1.0)
+    return x
+
+
+def _synthetic(data_dir: str, seed: int) -> TensorData:
+    # The tutorial's first example: N(0, 1) inputs with random labels (nothing to learn,
+    # which makes it a fast, honest smoke test of the whole pipeline).
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(1200, 1, 28, 28, generator=g)
+    y = torch.randint(0, 10, (1200,), generator=g)
+    return TensorData("synthetic", x[:1000], y[:1000], x[1000:], y[1000:], DIGIT_CLASSES)
+
+
+def _digits(data_dir: str, seed: int) -> TensorData:
+    # scikit-learn ships these 1,797 8x8 digits inside its wheel: the dataset that works
+    # with no network and no files. Upscaled to 28x28 so MNIST models run unchanged.
+    images, target = _digits_arrays()
+    x = torch.from_numpy(images).float().div_(16.0).reshape(-1, 1, 8, 8)
+    x = torch.nn.functional.interpolate(x, size=(28, 28), mode="bilinear", align_corners=False)
+    x = x.clamp_(0, 1).mul_(255).round_().to(torch.uint8)
+    y = torch.from_numpy(target).long()
+    # A fixed split, independent of the run's seed, so test metrics stay comparable.
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(1234))
+    n_test = len(y) // 5
+    test, train = perm[:n_test], perm[n_test:]
+    return TensorData("digits", x[train], y[train], x[test], y[test], DIGIT_CLASSES)
+
+
+def _digits_arrays():
+    """Read sklearn's digits.csv.gz directly: ``import sklearn.datasets`` costs ~1.5 s
+    here (scipy), the file itself 25 ms. Falls back to the public loader if the file moved."""
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.find_spec("sklearn")  # locates the package without importing it
+    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec else None
+    if path is not None and path.is_file():
+        raw = np.loadtxt(path, delimiter=",", dtype=np.float32)
+        return raw[:, :-1], raw[:, -1].astype(np.int64)
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return d.data.astype(np.float32), d.target.astype(np.int64)
+
+
+def _torchvision(cls_name: str, classes: list[str], label: str) -> Callable[[str, int], TensorData]:
+    def load(data_dir: str, seed: int) -> TensorData:
+        import torchvision
+
+        cls = getattr(torchvision.datasets, cls_name)
+        train, test = _fetch(cls, data_dir, label)
+        return TensorData(label, *_as_tensors(train), *_as_tensors(test), classes)
+
+    return load
+
+
+def _fetch(cls, data_dir: str, label: str):
+    """Load from disk; if absent, let torchvision download, and turn its failure into one
+    line. torchvision prints its progress to stdout; that is kept out of our output."""
+    root = Path(data_dir).expanduser()
+    try:
+        return cls(root, train=True, download=False), cls(root, train=False, download=False)
+    except RuntimeError:
+        pass
+    existed = _folders(root)
+    print(f"tbx-tui: {label} not found under {root}; downloading it there…", file=sys.stderr)
+    chatter = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(chatter):
+            return cls(root, train=True, download=True), cls(root, train=False, download=True)
+    except Exception as e:  # URLError, HTTPError, RuntimeError, OSError: all mean "no data"
+        _remove_new_empty_folders(root, existed)
+        # torchvision lists every mirror it tried; the last line is the actual cause.
+        reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise DataUnavailable(
+            f"{label}: no dataset files under {root} and the download failed ({reason}); "
+            f"put the files there (--data-dir) or use --data digits, which needs no files"
+        ) from None
+
+
+def _folders(root: Path, depth: int = 3) -> set[Path]:
+    """Folders at and below ``root`` (a few levels), and ``root``'s existing ancestors."""
+    root = root.absolute()
+    found = {p for p in root.parents if p.is_dir()}
+    level = [root] if root.is_dir() else []
+    for _ in range(depth):
+        found.update(level)
+        level = [c for d in level for c in d.iterdir() if c.is_dir()]
+    return found | set(level)
+
+
+def _remove_new_empty_folders(root: Path, existed: set[Path]) -> None:
+    """A failed download must not leave empty folders behind that were not there before."""
+    for folder in sorted(_folders(root) - existed, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only succeeds when empty
+
+
+def _as_tensors(ds) -> tuple[torch.Tensor, torch.Tensor]:
+    x = ds.data
+    if not isinstance(x, torch.Tensor):  # CIFAR keeps numpy (N, H, W, C)
+        x = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+    elif x.dim() == 3:  # MNIST-style (N, H, W)
+        x = x.unsqueeze(1)
+    y = torch.as_tensor(ds.targets, dtype=torch.long)
+    return x.contiguous(), y
+
+
+REGISTRY: dict[str, Callable[[str, int], TensorData]] = {
+    "synthetic": _synthetic,
+    "digits": _digits,
+    "mnist": _torchvision("MNIST", DIGIT_CLASSES, "mnist"),
+    "fashion_mnist": _torchvision("FashionMNIST", FASHION_CLASSES, "fashion_mnist"),
+    "cifar10": _torchvision("CIFAR10", CIFAR10_CLASSES, "cifar10"),
+}
+
+
+def load_dataset(name: str, data_dir: str = "./data", seed: int = 0) -> TensorData:
+    if name not in REGISTRY:
+        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(REGISTRY)}")
+    return REGISTRY[name](data_dir, seed)

@@ -1,0 +1,214 @@
+"""Where a run's numbers go: TensorBoard event files, and the console when headless.
+
+A sink is called by the Trainer at log time only, never per step:
+``open`` once, ``scalars``/``histograms``/``epoch_end`` as they come, ``close`` once.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol, TextIO
+
+from .control import Progress, RunState
+from .histograms import Histogram
+
+TEST_METRICS = ("Loss/test", "Accuracy/test", "Precision/test", "Recall/test")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_dir: Path
+    config: object          # RunConfig; typed loosely to keep this module import-light
+    device: str
+    amp: bool
+    parameters: int
+    train_size: int
+    test_size: int
+    steps_per_epoch: int
+    total_steps: int
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path | None
+    state: RunState
+    steps: int
+    metrics: dict[str, float]
+    elapsed_s: float
+    message: str = ""
+    error_log: Path | None = None
+
+
+class Sink(Protocol):
+    def open(self, info: RunInfo) -> None: ...
+    def scalars(self, step: int, values: dict[str, float]) -> None: ...
+    def histograms(self, step: int, hists: dict[str, Histogram]) -> None: ...
+    def epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None: ...
+    def close(self, result: RunResult) -> None: ...
+
+
+class TensorBoardSink:
+    """tensorboardX writer into the run folder, hparams included (no extra folders)."""
+
+    def __init__(self) -> None:
+        self.writer = None
+
+    def open(self, info: RunInfo) -> None:
+        from tensorboardX import SummaryWriter
+        from tensorboardX.summary import hparams
+
+        # flush_secs=1: tensorboardX writes from a queue on its own thread; this bounds
+        # how long an event waits there before a reader (watch, TensorBoard) can see it.
+        self.writer = SummaryWriter(logdir=str(info.run_dir), flush_secs=1)
+        # add_hparams() would write into a new sub-folder; writing the summaries into
+        # this run's own file puts the HParams row on the run itself.
+        exp, ssi, self._sei = hparams(info.config.hparams(), {k: 0.0 for k in TEST_METRICS})
+        self.writer.file_writer.add_summary(exp)
+        self.writer.file_writer.add_summary(ssi)
+        self.writer.flush()
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        for tag, value in values.items():
+            self.writer.add_scalar(tag, value, step)
+        self.writer.flush()
+
+    def histograms(self, step: int, hists: dict[str, Histogram]) -> None:
+        for tag, h in hists.items():
+            self.writer.add_histogram_raw(tag, h.min, h.max, h.num, h.sum, h.sum_squares,
+                                          h.bucket_limits, h.bucket_counts, step)
+
+    def epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
+        self.scalars(step, metrics)
+
+    def close(self, result: RunResult) -> None:
+        if self.writer is None:
+            return
+        from tensorboardX.proto.api_pb2 import Status
+
+        if result.state in (RunState.DIVERGED, RunState.FAILED):
+            self._set_status(Status.Value("STATUS_FAILURE"))
+        self.writer.file_writer.add_summary(self._sei)
+        self.writer.close()
+        self.writer = None
+
+    def _set_status(self, status: int) -> None:
+        from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData
+
+        meta = self._sei.value[0].metadata.plugin_data
+        data = HParamsPluginData.FromString(meta.content)
+        data.session_end_info.status = status
+        meta.content = data.SerializeToString()
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    s = int(seconds)
+    h, rem = divmod(s, 3600)
+    return f"{h}:{rem // 60:02d}:{rem % 60:02d}" if h else f"{rem // 60}:{rem % 60:02d}"
+
+
+def _pct(v: float | None) -> str:
+    return "  -  " if v is None else f"{100 * v:5.1f}%"
+
+
+def progress_line(p: Progress, width: int = 0) -> str:
+    """One line for humans: where the run is, how fast, how long to go. With ``width``
+    (a terminal), a bar is added and the least useful parts are dropped to fit."""
+    loss = "-" if p.loss is None else f"{p.loss:.4f}"
+    parts = [  # (priority, text); lower priority numbers survive a narrow terminal
+        (0, f"epoch {p.epoch}/{p.epochs}"), (0, f"step {p.step}/{p.total_steps}"),
+        (1, f"loss {loss}"), (3, f"acc {_pct(p.accuracy).strip()}"), (5, f"lr {p.lr:.2e}"),
+        (4, f"{p.samples_per_s:,.0f} samples/s"), (2, f"ETA {_duration(p.eta_s)}"),
+    ]
+    if p.state is RunState.PAUSED:
+        parts.append((0, "[paused]"))
+    if not width:
+        return "  ".join(text for _, text in parts)
+    for cut in (6, 5, 4, 3, 2, 1):
+        text = "  ".join(t for prio, t in parts if prio < cut)
+        if len(text) + 17 < width:  # room for a bar of at least 10
+            break
+    bar_w = max(min(width - len(text) - 4, 30), 0)
+    if bar_w >= 10:
+        done = int(bar_w * p.step / max(p.total_steps, 1))
+        text = "[" + "#" * done + "." * (bar_w - done) + "] " + text
+    return text[: width - 1]
+
+
+def metrics_line(metrics: dict[str, float]) -> str:
+    return (f"loss {metrics['Loss/test']:.4f}  accuracy {_pct(metrics['Accuracy/test']).strip()}"
+            f"  precision {_pct(metrics['Precision/test']).strip()}"
+            f"  recall {_pct(metrics['Recall/test']).strip()}")
+
+
+class ConsoleSink:
+    """Headless output. On a terminal: one live progress line, redrawn a few times a second
+    from the Trainer's snapshot by a small thread. Otherwise: one plain line per log
+    interval, no control characters (made for log files, nohup and SLURM)."""
+
+    def __init__(self, progress: Callable[[], Progress], stream: TextIO | None = None,
+                 live: bool | None = None, width: Callable[[], int] | None = None):
+        self.stream = stream or sys.stdout
+        self.live = self.stream.isatty() if live is None else live
+        self._progress = progress
+        self._width = width or (lambda: 100)
+        self._lock = threading.RLock()  # re-entrant: a signal handler may print mid-print
+        self._done = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._info: RunInfo | None = None
+
+    def _print(self, text: str) -> None:
+        with self._lock:
+            if self.live:
+                self.stream.write("\r\x1b[2K")
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def _tick(self) -> None:
+        while not self._done.wait(0.25):
+            with self._lock:
+                self.stream.write("\r\x1b[2K" + progress_line(self._progress(), self._width()))
+                self.stream.flush()
+
+    def open(self, info: RunInfo) -> None:
+        self._info = info
+        c = info.config
+        amp = ", bf16 autocast" if info.amp else ""
+        self._print(f"training {c.model} ({info.parameters:,} parameters) on {c.data} "
+                    f"({info.train_size:,} train / {info.test_size:,} test) on "
+                    f"{info.device}{amp}: {info.total_steps:,} steps "
+                    f"({info.steps_per_epoch:,} per epoch) -> {info.run_dir}")
+        if self.live:
+            self._ticker = threading.Thread(target=self._tick, name="tbx-console", daemon=True)
+            self._ticker.start()
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        if not self.live:
+            self._print(progress_line(self._progress()))
+
+    def histograms(self, step: int, hists: dict[str, Histogram]) -> None:
+        pass
+
+    def epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
+        epochs = self._info.config.epochs if self._info else "?"
+        self._print(f"epoch {epoch}/{epochs} test  {metrics_line(metrics)}")
+
+    def message(self, text: str) -> None:
+        self._print(text)
+
+    def close(self, result: RunResult) -> None:
+        self._done.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        where = result.run_dir if result.run_dir else "(no run folder)"
+        took = f"{result.steps:,} steps in {_duration(result.elapsed_s)}"
+        if result.state in (RunState.FINISHED, RunState.STOPPED) and result.metrics:
+            self._print(f"{result.state.value}: {where} ({took})  test "
+                        f"{metrics_line(result.metrics)}")
+        else:
+            trace = f" (traceback: {result.error_log})" if result.error_log else ""
+            self._print(f"{result.state.value}: {where} ({took})  {result.message}{trace}")

@@ -1,0 +1,305 @@
+"""The training loop: train, evaluate, checkpoint; numbers go to sinks.
+
+Runs in the calling thread: the headless CLI calls ``run()`` in the foreground, the app on
+a worker thread. Other threads talk to it only through ``RunControl`` and read it only
+through ``snapshot()``. Host/device syncs happen at log time only; each is marked SYNC.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+import traceback
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..config import RunConfig, to_toml
+from .control import Progress, RunControl, RunState
+from .data import TensorData, load_dataset, normalize
+from .histograms import summarize
+from .models import build_model, count_parameters
+from .sinks import RunInfo, RunResult, Sink
+
+EVAL_BATCH = 1000  # samples per evaluation batch; evaluation keeps no graph
+
+
+class DeviceUnavailable(ValueError):
+    """The requested device is not present; ``str()`` is the one-line message."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DeviceUnavailable("device: cuda was asked for but torch sees no CUDA GPU "
+                                f"(torch {torch.__version__}); use --device auto or cpu")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise DeviceUnavailable("device: mps was asked for but is not available here; "
+                                "use --device auto or cpu")
+    return torch.device(name)
+
+
+def amp_supported(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu"
+
+
+def make_run_dir(logdir: str, name: str) -> Path:
+    """Create the run folder atomically; never reuse one that exists (name-2, name-3…)."""
+    root = Path(logdir).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        path = root / (name if n == 1 else f"{name}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free run folder name for {name!r} under {root}")
+
+
+def lr_factor(config: RunConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
+    if config.lr_schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * min(step / max(total_steps, 1), 1.0)))
+    if config.lr_schedule == "step":
+        return config.lr_gamma ** ((step // steps_per_epoch) // config.lr_step_epochs)
+    return 1.0
+
+
+def make_optimizer(config: RunConfig, params) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return cls(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def classification_metrics(confusion: torch.Tensor) -> dict[str, float]:
+    """Accuracy and macro precision/recall from a confusion matrix (rows = truth).
+    As scikit-learn: classes never seen nor predicted are left out; 0/0 counts as 0."""
+    cm = confusion.double()
+    tp = cm.diag()
+    truth, predicted = cm.sum(1), cm.sum(0)
+    present = (truth + predicted) > 0
+    precision = torch.where(predicted > 0, tp / predicted.clamp(min=1), 0.0)[present]
+    recall = torch.where(truth > 0, tp / truth.clamp(min=1), 0.0)[present]
+    return {
+        "Accuracy/test": float(tp.sum() / cm.sum().clamp(min=1)),
+        "Precision/test": float(precision.mean()),
+        "Recall/test": float(recall.mean()),
+    }
+
+
+class Trainer:
+    def __init__(self, config: RunConfig, sinks: list[Sink] = (), control: RunControl | None = None,
+                 data: TensorData | None = None):
+        self.config = config
+        self.sinks = list(sinks)
+        self.control = control or RunControl()
+        self.run_dir: Path | None = None
+        self._data = data
+        self._state = RunState.LOADING
+        self._device = "?"
+        self._started = time.perf_counter()
+        self._paused_s = 0.0
+        # Written by the loop, read by snapshot() from any thread; plain attributes are
+        # enough (each assignment is atomic) and cost nothing per step.
+        self._epoch = 1
+        self._step = 0
+        self._total_steps = 0
+        self._rate = 0.0
+        self._loss: float | None = None
+        self._acc: float | None = None
+        self._lr = config.lr
+        self._message = ""
+        self._evaluated_at = -1  # step of the last evaluation
+
+    # ---- reading from other threads -------------------------------------------------
+    def snapshot(self) -> Progress:
+        state = self._state
+        if state is RunState.RUNNING and self.control.paused:
+            state = RunState.PAUSED
+        remaining = self._total_steps - self._step
+        eta = remaining * self.config.batch_size / self._rate if self._rate > 0 else None
+        return Progress(state, self._epoch, self.config.epochs, self._step, self._total_steps,
+                        self._rate, eta, self._loss, self._acc, self._lr, self._device,
+                        self._elapsed(), self._message)
+
+    def _elapsed(self) -> float:
+        return time.perf_counter() - self._started - self._paused_s
+
+    # ---- the run --------------------------------------------------------------------
+    def run(self) -> RunResult:
+        """Train to the end. DataUnavailable / DeviceUnavailable propagate before any run
+        folder exists; later failures become a FAILED result with a traceback file."""
+        cfg = self.config
+        device = resolve_device(cfg.device)
+        self._device = str(device)
+        data = (self._data or load_dataset(cfg.data, cfg.data_dir, cfg.seed)).to(device)
+        torch.manual_seed(cfg.seed)
+        model = build_model(cfg.model, data.in_shape, data.num_classes).to(device)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels
+
+        spe = math.ceil(len(data.train_y) / cfg.batch_size)
+        total = cfg.epochs * spe
+        if cfg.max_steps:
+            total = min(total, cfg.max_steps)
+        self._total_steps = total
+
+        self.run_dir = make_run_dir(cfg.logdir, cfg.name or cfg.default_name())
+        (self.run_dir / "config.toml").write_text(to_toml(cfg.replace(name=self.run_dir.name)))
+        use_amp = cfg.amp and amp_supported(device)
+        info = RunInfo(self.run_dir, cfg, self._device, use_amp, count_parameters(model),
+                       len(data.train_y), len(data.test_y), spe, total)
+        opened: list[Sink] = []
+        result = None
+        try:
+            for sink in self.sinks:
+                sink.open(info)
+                opened.append(sink)
+            self._started = time.perf_counter()
+            result = self._train(model, data, device, use_amp, spe, total)
+        except KeyboardInterrupt:
+            result = self._result(RunState.STOPPED, {}, "interrupted")
+            raise
+        except Exception as e:  # shown to the user with the path of the full traceback
+            log = self.run_dir / "error.log"
+            log.write_text(traceback.format_exc())
+            result = self._result(RunState.FAILED, {}, f"{type(e).__name__}: {e}", log)
+        finally:
+            for sink in opened:
+                with contextlib.suppress(Exception):  # one broken sink must not hide others
+                    sink.close(result)
+        return result
+
+    def _result(self, state: RunState, metrics: dict, message: str = "",
+                error_log: Path | None = None) -> RunResult:
+        self._state, self._message = state, message
+        return RunResult(self.run_dir, state, self._step, metrics, self._elapsed(), message,
+                         error_log)
+
+    def _emit(self, method: str, *args) -> None:
+        for sink in self.sinks:
+            getattr(sink, method)(*args)
+
+    def _train(self, model, data: TensorData, device, use_amp: bool, spe: int,
+               total: int) -> RunResult:
+        cfg, control = self.config, self.control
+        optimizer = make_optimizer(cfg, model.parameters())
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp)
+        order = torch.Generator().manual_seed(cfg.seed)
+        n = len(data.train_y)
+        base_lr, lr = cfg.lr, None
+        # Interval accumulators stay on the device: no sync per step.
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.long, device=device)
+        seen, t_interval, metrics = 0, time.perf_counter(), {}
+        self._state = RunState.RUNNING
+        step = 0
+        for epoch in range(cfg.epochs):
+            self._epoch = epoch + 1
+            perm = torch.randperm(n, generator=order).to(device)
+            model.train()
+            for i in range(spe):
+                if step >= total or control.stop_requested:
+                    break
+                if control.paused:
+                    t0 = time.perf_counter()
+                    control.wait_while_paused()
+                    self._paused_s += time.perf_counter() - t0
+                    t_interval += time.perf_counter() - t0
+                new_lr = control.take_lr()
+                if new_lr is not None:  # a new base rate; the schedule keeps shaping it
+                    base_lr = new_lr / lr_factor(cfg, step, total, spe)
+                    self._message = f"lr set to {new_lr:.3g} at step {step}"
+                want = base_lr * lr_factor(cfg, step, total, spe)
+                if want != lr:
+                    lr = self._lr = want
+                    for group in optimizer.param_groups:
+                        group["lr"] = lr
+
+                idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+                x = normalize(data.train_x.index_select(0, idx))
+                y = data.train_y.index_select(0, idx)
+                with autocast:
+                    logits = model(x)
+                    loss = F.cross_entropy(logits, y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                loss_sum += loss.detach() * len(y)
+                correct += (logits.detach().argmax(1) == y).sum()
+                seen += len(y)
+                step += 1
+                self._step = step
+
+                gstep = step - 1  # the tutorial's epoch * len(loader) + i
+                if step % cfg.log_every == 0 or step == total:
+                    mean_loss = loss_sum.item() / seen  # SYNC: once per log interval
+                    now = time.perf_counter()
+                    self._rate = seen / max(now - t_interval, 1e-9)
+                    self._loss, self._acc = mean_loss, correct.item() / seen  # SYNC
+                    if not math.isfinite(mean_loss):  # what was logged before stays readable
+                        return self._result(RunState.DIVERGED, {}, (
+                            f"loss became {mean_loss} by step {step}; stopped. "
+                            f"Try a lower --lr (was {lr:.3g})"))
+                    self._emit("scalars", gstep, {
+                        "Loss/train": mean_loss, "Accuracy/train": self._acc, "LR": lr,
+                        "Throughput/samples_per_s": self._rate})
+                    loss_sum.zero_()
+                    correct.zero_()
+                    seen, t_interval = 0, time.perf_counter()
+                if cfg.hist_every and step % cfg.hist_every == 0:
+                    self._emit("histograms", gstep, self._histograms(model))
+            else:
+                t0 = time.perf_counter()
+                metrics = self._evaluate(model, data, autocast)
+                self._emit("epoch_end", epoch + 1, step - 1, metrics)
+                t_interval += time.perf_counter() - t0  # throughput counts training only
+                continue
+            break  # stopped early, or max_steps reached mid-epoch
+
+        if not metrics or self._evaluated_at != step:
+            metrics = self._evaluate(model, data, autocast)
+            self._emit("epoch_end", self._epoch, step - 1, metrics)
+        torch.save(model.state_dict(), self.run_dir / "model.pt")
+        state = RunState.STOPPED if control.stop_requested and step < total else RunState.FINISHED
+        return self._result(state, metrics)
+
+    def _histograms(self, model) -> dict:
+        tensors = {}
+        for name, p in model.named_parameters():
+            tensors[f"weights/{name}"] = p
+            if p.grad is not None:
+                tensors[f"grads/{name}"] = p.grad
+        return summarize(tensors)  # SYNC: two, for all tensors together
+
+    @torch.no_grad()
+    def _evaluate(self, model, data: TensorData, autocast) -> dict[str, float]:
+        self._state = RunState.EVALUATING
+        model.eval()
+        c = data.num_classes
+        confusion = torch.zeros(c * c, dtype=torch.long, device=data.test_y.device)
+        loss_sum = torch.zeros((), device=data.test_y.device)
+        for start in range(0, len(data.test_y), EVAL_BATCH):
+            x = normalize(data.test_x[start:start + EVAL_BATCH])
+            y = data.test_y[start:start + EVAL_BATCH]
+            with autocast:
+                logits = model(x)
+            loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
+            confusion += torch.bincount(y * c + logits.argmax(1), minlength=c * c)
+        metrics = {"Loss/test": loss_sum.item() / max(len(data.test_y), 1)}  # SYNC
+        metrics.update(classification_metrics(confusion.view(c, c).cpu()))
+        self._evaluated_at = self._step
+        self._state = RunState.RUNNING
+        return metrics
+

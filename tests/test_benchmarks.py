@@ -1,0 +1,25 @@
+"""The benchmark scripts still run (tiny sizes; their figures are not checked here)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).parent / "benchmarks"
+
+
+def run(script: str, *args: str) -> str:
+    r = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_histogram_benchmark_runs():
+    out = run("bench_histograms.py", "--numel", "100000", "--rounds", "1")
+    assert "tbx-tui summarize + raw" in out and "x" in out.splitlines()[-1]
+
+
+def test_trainer_benchmark_runs(shared_data):
+    out = run("bench_trainer.py", "--data-dir", str(shared_data), "--steps", "200",
+              "--rounds", "1")
+    assert "tutorial loop" in out and "tbx-tui Trainer" in out

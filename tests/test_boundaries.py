@@ -1,0 +1,24 @@
+"""The layering the design promises, checked in fresh interpreters."""
+
+import subprocess
+import sys
+
+
+def modules_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint('\\n'.join(sys.modules))"],
+                         capture_output=True, text=True, check=True, timeout=120).stdout
+    return {m.split(".")[0] for m in out.split()}
+
+
+def test_engine_imports_no_ui():
+    mods = modules_after("import tbx_tui.engine, tbx_tui.headless")
+    assert "torch" in mods
+    assert not mods & {"textual", "textual_plotext", "plotext", "rich"}
+
+
+def test_help_and_argument_errors_do_not_import_torch():
+    code = ("import sys\nfrom tbx_tui import cli\ntry:\n    cli.main(['--lr', '-1'])\n"
+            "except SystemExit:\n    pass\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass")
+    mods = modules_after(code)
+    assert "torch" not in mods
+    assert "tensorboardX" not in mods
