@@ -127,11 +127,15 @@ class Trainer:
         state = self._state
         if state is RunState.RUNNING and self.control.paused:
             state = RunState.PAUSED
+        elapsed = self._elapsed()
+        rate = self._rate
+        if not rate and self._step and elapsed > 0:  # before the first log: the average so far
+            rate = self._step * self.config.batch_size / elapsed
         remaining = self._total_steps - self._step
-        eta = remaining * self.config.batch_size / self._rate if self._rate > 0 else None
+        eta = remaining * self.config.batch_size / rate if rate > 0 else None
         return Progress(state, self._epoch, self.config.epochs, self._step, self._total_steps,
-                        self._rate, eta, self._loss, self._acc, self._lr, self._device,
-                        self._elapsed(), self._message)
+                        rate, eta, self._loss, self._acc, self._lr, self._device, elapsed,
+                        self._message)
 
     def _elapsed(self) -> float:
         return time.perf_counter() - self._started - self._paused_s
