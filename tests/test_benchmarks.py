@@ -23,3 +23,14 @@ def test_trainer_benchmark_runs(shared_data):
     out = run("bench_trainer.py", "--data-dir", str(shared_data), "--steps", "200",
               "--rounds", "1")
     assert "tutorial loop" in out and "tbx-tui Trainer" in out
+
+
+def test_reader_benchmark_runs(tmp_path):
+    out = run("bench_reader.py", "--events", "2000", "--keep", str(tmp_path))
+    assert "tbx-tui reader" in out and "EventAccumulator" in out and "watch --once" in out
+    assert "(exit 0)" in out
+
+
+def test_redraw_benchmark_runs():
+    out = run("bench_redraw.py", "--points", "20000", "--rounds", "1")
+    assert "redraw after 100 new points" in out

@@ -7,6 +7,7 @@ at once (importing torch costs ~1.6 s here).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any, Sequence
 
@@ -40,7 +41,8 @@ def build_parser() -> OneLineParser:
     p = OneLineParser(
         prog=PROG,
         description="Train a PyTorch model and watch it learn, in the terminal. Everything "
-                    "is logged to TensorBoard event files under --logdir.",
+                    "is logged to TensorBoard event files under --logdir. "
+                    "`tbx-tui watch [LOGDIR ...]` follows any TensorBoard logs.",
         epilog="Settings come from defaults, then --config FILE, then these flags.",
     )
     p.add_argument("--no-ui", action="store_true",
@@ -88,8 +90,44 @@ def parse_config(argv: Sequence[str]):
     return args, config
 
 
+def build_watch_parser() -> OneLineParser:
+    p = OneLineParser(prog=f"{PROG} watch",
+                      description="Follow TensorBoard log directories (any writer) live.")
+    p.add_argument("logdirs", nargs="*", default=["./runs"], metavar="LOGDIR",
+                   help="directories to watch, runs at any depth (default: ./runs)")
+    p.add_argument("--once", action="store_true",
+                   help="print a text summary and exit (the default without a terminal)")
+    p.add_argument("--refresh", type=float, default=1.0, metavar="SECONDS",
+                   help="seconds between reads of the logs (default: 1)")
+    return p
+
+
+def watch_main(argv: Sequence[str]) -> int:
+    parser = build_watch_parser()
+    args = parser.parse_args(argv)
+    if not args.refresh > 0:
+        parser.exit(2, f"{PROG} watch: error: --refresh: must be > 0 (got {args.refresh})\n")
+    for d in args.logdirs:
+        if not os.path.isdir(d):
+            parser.exit(2, f"{PROG} watch: error: not a directory: {d}\n")
+    from .logs.watcher import LogWatcher
+
+    watcher = LogWatcher(args.logdirs, interval=args.refresh)
+    if args.once or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        from .logs.summary import summary
+
+        watcher.poll()
+        print(summary(watcher.store))
+        return 0
+    from .tui.watch_app import run_watch_app
+
+    return run_watch_app(watcher)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "watch":
+        return watch_main(argv[1:])
     args, config = parse_config(argv)
     if not args.no_ui:
         if sys.stdin.isatty() and sys.stdout.isatty():

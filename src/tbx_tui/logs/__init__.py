@@ -1,0 +1,1 @@
+"""Reading TensorBoard event files into numpy series. Must not import torch."""

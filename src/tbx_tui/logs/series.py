@@ -1,0 +1,114 @@
+"""Display maths: TensorBoard's smoothing and a downsample that never hides a spike.
+
+``smooth`` is TensorBoard's debiased exponential moving average (its scalar dashboard's
+"Smoothing" slider), computed on the full-resolution series, vectorised in chunks so a
+million points take milliseconds, and resumable so a growing series costs only its tail.
+``minmax_downsample`` keeps each column's minimum and maximum, so no more points reach
+the plot than it has columns (x2) and the extremes survive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_SMOOTHING = 0.6  # TensorBoard's default
+_CHUNK = 64
+
+
+@dataclass
+class EmaState:
+    last: float = 0.0   # the biased running average
+    count: int = 0      # finite points averaged so far
+
+
+def _ema_finite(x: np.ndarray, w: float, state: EmaState) -> np.ndarray:
+    """Biased EMA y_i = w*y_(i-1) + (1-w)*x_i over finite x, from ``state.last``."""
+    n = len(x)
+    if n == 0:
+        return x.astype(np.float64)
+    pad = (-n) % _CHUNK
+    xs = np.concatenate([x.astype(np.float64), np.zeros(pad)]).reshape(-1, _CHUNK)
+    i = np.arange(_CHUNK)
+    powers = w ** (i + 1.0)                               # w^(i+1)
+    diff = i[None, :] - i[:, None]                        # i - j
+    kernel = np.where(diff >= 0, w ** np.maximum(diff, 0), 0.0) * (1.0 - w)
+    local = xs @ kernel                                   # each chunk from a zero start
+    carry = np.empty(len(xs))
+    prev, decay = state.last, w ** _CHUNK
+    ends = local[:, -1].tolist()
+    for k, end in enumerate(ends):  # one step per 64 points
+        carry[k] = prev
+        prev = decay * prev + end
+    y = (local + carry[:, None] * powers[None, :]).ravel()[:n]
+    state.last = float(y[-1])
+    return y
+
+
+def smooth(values: np.ndarray, weight: float, state: EmaState | None = None,
+           done: np.ndarray | None = None) -> tuple[np.ndarray, EmaState]:
+    """TensorBoard's smoothing of ``values``. With ``state``/``done`` from an earlier call
+    on a prefix of the same series, only the new tail is computed."""
+    state = EmaState() if state is None else EmaState(state.last, state.count)
+    start = 0 if done is None else len(done)
+    tail = values[start:]
+    out = tail.astype(np.float64, copy=True)
+    if weight > 0:
+        finite = np.isfinite(tail)
+        y = _ema_finite(tail[finite], weight, state)
+        counts = state.count + np.arange(1, len(y) + 1)
+        out[finite] = y / (1.0 - weight ** counts) if weight < 1 else y
+        state.count += len(y)
+    return (out if done is None else np.concatenate([done, out])), state
+
+
+def is_constant(values: np.ndarray) -> bool:
+    """TensorBoard leaves a constant series unsmoothed."""
+    return len(values) > 0 and bool(np.all(values == values[0]))
+
+
+def minmax_downsample(x: np.ndarray, y: np.ndarray, columns: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """At most 2 points per column: each column's min and max, in trend order.
+    ``x`` must be sorted; non-finite y are dropped."""
+    keep = np.isfinite(y)
+    if not keep.all():
+        x, y = x[keep], y[keep]
+    n = len(x)
+    if n <= 2 * columns or columns < 1:
+        return x, y
+    lo, hi = float(x[0]), float(x[-1])
+    if hi == lo:
+        return np.array([lo, lo]), np.array([y.min(), y.max()])
+    edges = np.linspace(lo, hi, columns + 1)
+    starts = np.searchsorted(x, edges[:-1], side="left")
+    starts[0] = 0
+    starts = np.unique(starts[starts < n])  # empty columns vanish
+    mins = np.minimum.reduceat(y, starts)
+    maxs = np.maximum.reduceat(y, starts)
+    ends = np.append(starts[1:], n) - 1
+    rising = y[ends] >= y[starts]
+    centre = (x[starts] + x[ends]) / 2.0
+    xs = np.repeat(centre, 2)
+    ys = np.empty(2 * len(starts))
+    ys[0::2] = np.where(rising, mins, maxs)
+    ys[1::2] = np.where(rising, maxs, mins)
+    return xs, ys
+
+
+def percentile_bands(left: np.ndarray, right: np.ndarray, counts: np.ndarray,
+                     qs=(0.0, 0.0668, 0.1587, 0.3085, 0.5, 0.6915, 0.8413, 0.9332, 1.0)
+                     ) -> np.ndarray:
+    """Values at TensorBoard's distribution percentiles, interpolating within buckets."""
+    total = counts.sum()
+    if total <= 0:
+        return np.full(len(qs), np.nan)
+    cum = np.concatenate([[0.0], np.cumsum(counts)]) / total
+    out = np.empty(len(qs))
+    for k, q in enumerate(qs):
+        i = int(np.clip(np.searchsorted(cum, q, side="left") - 1, 0, len(counts) - 1))
+        span = cum[i + 1] - cum[i]
+        frac = 0.0 if span <= 0 else (q - cum[i]) / span
+        out[k] = left[i] + np.clip(frac, 0, 1) * (right[i] - left[i])
+    return out

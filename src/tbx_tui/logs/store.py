@@ -1,0 +1,207 @@
+"""MetricStore: everything read from a log directory, per run and tag, in numpy arrays.
+
+Every point is kept. Writers (the poller thread) change it under ``lock`` and bump
+``version``; readers (the UI) compare versions and redraw only when something changed.
+Restart semantics follow TensorBoard's EventAccumulator: with file version >= 2 a
+``SessionLog.START`` at step s drops every point with step >= s; older files drop a tag's
+points at and after a step that goes backwards.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .reader import Chunk
+from .wire import SESSION_START, Event, Histogram
+
+
+class Series:
+    """Growable (step, wall_time, value) columns; amortised O(1) appends."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self.generation = 0  # bumped when points are dropped: cached smoothing is void
+        self._steps = np.empty(0, dtype=np.int64)
+        self._walls = np.empty(0, dtype=np.float64)
+        self._values = np.empty(0, dtype=np.float64)
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self._steps[: self._n]
+
+    @property
+    def walls(self) -> np.ndarray:
+        return self._walls[: self._n]
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._values[: self._n]
+
+    def append(self, steps, walls, values) -> None:
+        k = len(steps)
+        if self._n + k > len(self._steps):
+            cap = max(self._n + k, 2 * len(self._steps), 64)
+            for name in ("_steps", "_walls", "_values"):
+                old = getattr(self, name)
+                new = np.empty(cap, dtype=old.dtype)
+                new[: self._n] = old[: self._n]
+                setattr(self, name, new)
+        self._steps[self._n:self._n + k] = steps
+        self._walls[self._n:self._n + k] = walls
+        self._values[self._n:self._n + k] = values
+        self._n += k
+
+    def purge(self, step: int) -> int:
+        """Drop points with step >= ``step``; returns how many."""
+        keep = self.steps < step
+        dropped = self._n - int(keep.sum())
+        if dropped:
+            n = self._n - dropped
+            self._steps[:n] = self.steps[keep]
+            self._walls[:n] = self.walls[keep]
+            self._values[:n] = self.values[keep]
+            self._n = n
+            self.generation += 1
+        return dropped
+
+
+@dataclass
+class HistogramPoint:
+    step: int
+    wall: float
+    hist: Histogram
+
+
+@dataclass
+class RunData:
+    name: str
+    path: str
+    scalars: dict[str, Series] = field(default_factory=dict)
+    histograms: dict[str, list[HistogramPoint]] = field(default_factory=dict)
+    hparams: dict[str, object] = field(default_factory=dict)
+    finished: bool | None = None      # hparams session end seen (True ok / False failed)
+    records: int = 0
+    bad: int = 0                      # records skipped (bad CRC, undecodable, garbage)
+    files: int = 0
+    empty_files: int = 0
+    last_step: int | None = None
+    last_wall: float | None = None    # newest event wall time
+    last_change: float = 0.0          # monotonic time this run last got data
+    mtime: float = 0.0                # newest event file modification time (epoch s)
+    file_version: float = 0.0
+    recent_step: int = -(1 << 62)     # last summary step, for old-file restarts
+    version: int = 0
+
+
+class MetricStore:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.runs: dict[str, RunData] = {}
+        self.version = 0
+
+    def run(self, name: str, path: str) -> RunData:
+        with self.lock:
+            if name not in self.runs:
+                self.runs[name] = RunData(name, path)
+                self.version += 1
+            return self.runs[name]
+
+    def drop_run(self, name: str) -> None:
+        with self.lock:
+            if self.runs.pop(name, None) is not None:
+                self.version += 1
+
+    def touch(self, run: RunData, now: float) -> None:
+        run.version += 1
+        run.last_change = now
+        self.version += 1
+
+    def apply(self, run: RunData, chunk: Chunk, now: float) -> None:
+        """Add one file's new data to its run, honouring restarts, in file order."""
+        with self.lock:
+            run.records += chunk.records
+            run.bad += chunk.bad
+            purges = self._events(run, chunk)
+            for tag, offsets, steps, walls, values in chunk.scalars.per_tag():
+                self._add_scalars(run, tag, offsets, steps, walls, values, purges)
+            self.touch(run, now)
+
+    def _events(self, run: RunData, chunk: Chunk) -> list[tuple[int, int, tuple | None]]:
+        """Apply the general decoder's events; return purges (offset, step, tags|None)
+        that the fast-path scalars of this chunk must respect."""
+        purges = []
+        for offset, ev in chunk.events:
+            if ev.file_version is not None:
+                try:
+                    run.file_version = float(ev.file_version.rsplit(":", 1)[-1])
+                except ValueError:
+                    pass
+            if ev.session_status == SESSION_START and run.file_version >= 2:
+                self._purge(run, ev.step, None)
+                purges.append((offset, ev.step, None))
+            if run.file_version < 2 and ev.has_summary and ev.step < run.recent_step:
+                tags = tuple(v.tag for v in ev.values)
+                self._purge(run, ev.step, tags)
+                purges.append((offset, ev.step, tags))
+            self._note(run, ev.step, ev.wall_time, ev.has_summary)
+            for v in ev.values:
+                self._value(run, ev, v)
+        return purges
+
+    @staticmethod
+    def _value(run: RunData, ev: Event, v) -> None:
+        if v.kind == "scalar":
+            run.scalars.setdefault(v.tag, Series()).append([ev.step], [ev.wall_time], [v.scalar])
+        elif v.kind == "histogram":
+            run.histograms.setdefault(v.tag, []).append(HistogramPoint(ev.step, ev.wall_time,
+                                                                       v.histogram))
+        elif v.kind == "hparams":
+            from .hparams import apply_hparams
+
+            apply_hparams(run, v.tag, v.content)
+
+    @staticmethod
+    def _note(run: RunData, step: int, wall: float, summary: bool) -> None:
+        if wall and (run.last_wall is None or wall >= run.last_wall):
+            run.last_wall = wall
+        if summary:
+            run.last_step = step if run.last_step is None else max(run.last_step, step)
+            run.recent_step = step
+
+    def _add_scalars(self, run, tag, offsets, steps, walls, values, purges) -> None:
+        if run.file_version < 2 and len(steps):
+            self._old_style_restarts(run, tag, offsets, steps, purges)
+        series = run.scalars.setdefault(tag, Series())
+        relevant = sorted(p for p in purges if p[2] is None or tag in p[2])
+        lo = 0
+        for offset, step, _ in relevant:  # points before a purge are subject to it
+            hi = int(np.searchsorted(offsets, offset))
+            series.append(steps[lo:hi], walls[lo:hi], values[lo:hi])
+            series.purge(step)
+            lo = hi
+        series.append(steps[lo:], walls[lo:], values[lo:])
+        if len(steps):
+            self._note(run, int(steps.max()), float(walls.max()), True)
+            run.recent_step = int(steps[-1])
+
+    @staticmethod
+    def _old_style_restarts(run, tag, offsets, steps, purges) -> None:
+        # Only files without a version >= 2 (TF1 era) take this slower way.
+        prev = np.concatenate([[run.recent_step], steps[:-1]])
+        for i in np.flatnonzero(steps < prev):
+            purges.append((int(offsets[i]), int(steps[i]), (tag,)))
+
+    @staticmethod
+    def _purge(run: RunData, step: int, tags: tuple | None) -> None:
+        names = run.scalars if tags is None else [t for t in tags if t in run.scalars]
+        for tag in names:
+            run.scalars[tag].purge(step)
+        hnames = run.histograms if tags is None else [t for t in tags if t in run.histograms]
+        for tag in hnames:
+            run.histograms[tag] = [p for p in run.histograms[tag] if p.step < step]

@@ -1,0 +1,1 @@
+"""The Textual UI. Imports no torch: it reads what the engine writes, through tbx_tui.logs."""

@@ -1,0 +1,233 @@
+"""The dashboard: runs, tags, curves and histograms of one MetricStore.
+
+It reads the store on its own clock (a timer, a few times a second) and redraws a plot only
+when what that plot shows changed: the store's version for the lists, each run's version
+and the view settings for the plots. ``tbx-tui watch`` and a run trained in the app show
+this same screen.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+
+import numpy as np
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static, Tree
+
+from ...logs.store import MetricStore
+from ..widgets.curve_plot import CurveData, CurvePlot, legend_markup
+from ..widgets.histogram_plot import MODES, HistogramPlot
+from ..widgets.run_list import RunList
+from ..widgets.tag_tree import TagTree
+from .help import HelpScreen
+
+PREFERRED = ("Loss/train", "loss", "Loss/test")
+
+
+class DashboardScreen(Screen):
+    BINDINGS = [
+        Binding("space", "toggle_run", "Show run"),
+        Binding("right_square_bracket", "smoothing(0.05)", "Smooth +", key_display="]"),
+        Binding("left_square_bracket", "smoothing(-0.05)", "Smooth -", key_display="["),
+        Binding("x", "toggle_x", "Step/time"),
+        Binding("l", "toggle_log", "Log y"),
+        Binding("h", "hist_mode", "Hist view"),
+        Binding("e", "export", "Export CSV"),
+        Binding("r", "refresh_now", "Reload"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, store: MetricStore, title: str = "", watcher=None,
+                 clock=time.time, tick: float = 0.25):
+        super().__init__()
+        self.store = store
+        self.watcher = watcher
+        self.title_text = title
+        self.clock = clock
+        self.tick = tick
+        self.shown: set[str] = set()
+        self.known: set[str] = set()
+        self.scalar_tag: str | None = None
+        self.hist_tag: str | None = None
+        self.smoothing = 0.6
+        self.by_time = False
+        self.log_y = False
+        self.hist_mode = MODES[0]
+        self._seen_version = -1
+        self._curve_sig = self._hist_sig = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            with Vertical(id="side"):
+                yield RunList(id="runs")
+                yield TagTree(id="tags")
+            with Vertical(id="plots"):
+                yield Static(id="legend")
+                yield CurvePlot(id="curve")
+                yield HistogramPlot(id="hist")
+        yield Static(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(self.tick, self.refresh_view)
+        self.refresh_view()
+
+    def on_resize(self) -> None:
+        self._curve_sig = self._hist_sig = None
+        self.call_after_refresh(self.refresh_view)
+
+    # ---- reading the store -------------------------------------------------------------
+    def refresh_view(self) -> None:
+        store, now = self.store, self.clock()
+        with store.lock:
+            if store.version != self._seen_version:
+                self._seen_version = store.version
+                self._sync_lists(now)
+            self._draw_curves()
+            self._draw_histogram()
+        self._status(now)
+
+    def _sync_lists(self, now: float) -> None:
+        runs = self.store.runs
+        new = set(runs) - self.known
+        self.shown |= new  # a run that appears is shown; the user may hide it
+        self.known = set(runs)
+        self.shown &= self.known
+        self.query_one(RunList).sync(runs, self.shown, now)
+        scalars = {t for r in runs.values() for t in r.scalars}
+        hists = {t for r in runs.values() for t in r.histograms}
+        self.query_one(TagTree).sync(scalars, hists)
+        if self.scalar_tag not in scalars:
+            self.scalar_tag = next((t for t in PREFERRED if t in scalars),
+                                   min(scalars) if scalars else None)
+        if self.hist_tag not in hists:
+            self.hist_tag = min(hists) if hists else None
+
+    def _draw_curves(self) -> None:
+        runs, tag = self.store.runs, self.scalar_tag
+        names = [n for n in sorted(runs) if n in self.shown and tag in runs[n].scalars]
+        sig = (tag, tuple((n, runs[n].version) for n in names), self.smoothing, self.by_time,
+               self.log_y)
+        if sig == self._curve_sig:
+            return
+        self._curve_sig = sig
+        order = sorted(runs)
+        curves = []
+        for name in names:
+            series = runs[name].scalars[tag]
+            x = (series.walls - series.walls[0]) if self.by_time and len(series) else series.steps
+            curves.append((CurveData(name, order.index(name), np.array(x, dtype=np.float64),
+                                     np.array(series.values)), series.generation))
+        self.query_one(CurvePlot).draw(tag, curves, self.smoothing, self.by_time, self.log_y)
+        self.query_one("#legend", Static).update(
+            legend_markup([(c.run, c.index) for c, _ in curves]) or " ")
+
+    def _draw_histogram(self) -> None:
+        runs = self.store.runs
+        name = self.query_one(RunList).current
+        tag = self.hist_tag
+        run = runs.get(name) if name else None
+        if run is None or tag not in run.histograms:  # fall back to any run that has it
+            name = next((n for n in sorted(runs) if tag in runs[n].histograms), None)
+            run = runs.get(name) if name else None
+        sig = (name, tag, run.version if run else None, self.hist_mode)
+        if sig == self._hist_sig:
+            return
+        self._hist_sig = sig
+        points = list(run.histograms.get(tag, [])) if run else []
+        index = sorted(runs).index(name) if name else 0
+        self.query_one(HistogramPlot).draw(name, tag, points, self.hist_mode, index)
+
+    def _status(self, now: float) -> None:
+        runs = self.store.runs
+        bad = sum(r.bad for r in runs.values())
+        parts = [self.title_text, f"{len(runs)} run(s)", f"smoothing {self.smoothing:.2f}",
+                 f"x: {'time' if self.by_time else 'step'}",
+                 f"y: {'log' if self.log_y else 'linear'}", f"hist: {self.hist_mode}"]
+        if bad:
+            parts.append(f"skipped records: {bad}")
+        if self.watcher is not None and self.watcher.error:
+            parts.append(f"error: {self.watcher.error}")
+        if not runs:
+            parts.append("waiting for event files…")
+        self.query_one("#status", Static).update("  ·  ".join(p for p in parts if p))
+
+    # ---- events and actions ------------------------------------------------------------
+    def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
+        if event.node.data is None:
+            return
+        tag, kind = event.node.data
+        if kind == "scalar":
+            self.scalar_tag = tag
+        else:
+            self.hist_tag = tag
+        self.refresh_view()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.refresh_view()
+
+    def action_toggle_run(self) -> None:
+        name = self.query_one(RunList).current
+        if name is None:
+            return
+        self.shown ^= {name}
+        self._seen_version = -1  # re-sync the ● column
+        self.refresh_view()
+
+    def action_smoothing(self, delta: float) -> None:
+        self.smoothing = round(min(max(self.smoothing + delta, 0.0), 0.99), 2)
+        self.refresh_view()
+
+    def action_toggle_x(self) -> None:
+        self.by_time = not self.by_time
+        self.refresh_view()
+
+    def action_toggle_log(self) -> None:
+        self.log_y = not self.log_y
+        self.refresh_view()
+
+    def action_hist_mode(self) -> None:
+        self.hist_mode = MODES[(MODES.index(self.hist_mode) + 1) % len(MODES)]
+        self.refresh_view()
+
+    def action_refresh_now(self) -> None:
+        if self.watcher is not None:
+            self.watcher.poll_now()
+
+    def action_help(self) -> None:
+        about = ("tbx-tui dashboard: curves of the selected scalar tag for every shown run "
+                 "(raw faint, smoothed bright), and the selected histogram of the "
+                 "highlighted run.")
+        self.app.push_screen(HelpScreen(self.BINDINGS, about))
+
+    def action_export(self) -> None:
+        name = self.query_one(RunList).current
+        if name is None:
+            self.notify("no run to export", severity="warning")
+            return
+        path = export_csv(self.store, name, os.getcwd())
+        self.notify(f"exported {name} to {path}")
+
+
+def export_csv(store: MetricStore, run_name: str, folder: str) -> str:
+    """Every scalar point of one run (not the downsampled ones), written atomically."""
+    with store.lock:
+        run = store.runs[run_name]
+        columns = [(tag, s.steps.copy(), s.walls.copy(), s.values.copy())
+                   for tag, s in sorted(run.scalars.items())]
+    path = os.path.join(folder, run_name.replace("/", "_") + "-scalars.csv")
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["tag", "step", "wall_time", "value"])
+        for tag, steps, walls, values in columns:
+            w.writerows(zip([tag] * len(steps), steps.tolist(), walls.tolist(),
+                            [repr(v) for v in values.tolist()]))
+    os.replace(tmp, path)
+    return path

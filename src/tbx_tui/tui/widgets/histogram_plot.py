@@ -1,0 +1,53 @@
+"""The selected weight/gradient histogram: latest, several steps overlaid, or TensorBoard's
+distribution view (percentile bands over steps)."""
+
+from __future__ import annotations
+
+import numpy as np
+from textual_plotext import PlotextPlot
+
+from ...logs.series import percentile_bands
+from ...logs.store import HistogramPoint
+from .palette import colour, dimmed
+
+MODES = ("latest", "overlay", "distribution")
+_BANDS = ("min", "7%", "16%", "31%", "median", "69%", "84%", "93%", "max")
+
+
+class HistogramPlot(PlotextPlot):
+    def draw(self, run: str | None, tag: str | None, points: list[HistogramPoint],
+             mode: str, index: int = 0) -> None:
+        plt = self.plt
+        plt.clear_figure()
+        if not tag or not points:
+            plt.title("no histogram tag selected" if not tag else f"{tag}: none yet")
+            self.refresh()
+            return
+        rgb = colour(index)
+        if mode == "distribution":
+            steps = [p.step for p in points]
+            bands = np.array([percentile_bands(p.hist.left, p.hist.right, p.hist.counts)
+                              for p in points])
+            if len(points) > 2 * self.size.width:  # at most ~2 per column
+                pick = np.linspace(0, len(points) - 1, 2 * self.size.width).astype(int)
+                steps, bands = [steps[i] for i in pick], bands[pick]
+            for k, name in enumerate(_BANDS):
+                shade = 0.0 if name == "median" else 0.25 + 0.15 * abs(k - 4)
+                plt.plot(steps, bands[:, k].tolist(), color=dimmed(rgb, shade),
+                         marker="braille")
+            plt.xlabel("step")
+            plt.title(f"{tag} ({run}): min, 7/16/31%, median (bright), 69/84/93%, max "
+                      f"over {len(points)} steps")
+        else:
+            chosen = [points[-1]] if mode == "latest" else \
+                [points[int(i)] for i in np.unique(np.linspace(0, len(points) - 1, 5).astype(int))]
+            for k, p in enumerate(chosen):
+                h = p.hist
+                centres = ((h.left + h.right) / 2).tolist()
+                age = 0.0 if k == len(chosen) - 1 else 0.7 - 0.5 * k / max(len(chosen) - 1, 1)
+                plt.plot(centres, h.counts.tolist(), color=dimmed(rgb, age), marker="braille",
+                         fillx=mode == "latest")
+            plt.xlabel("value")
+            plt.title(f"{tag} ({run}) " + (f"step {points[-1].step}" if mode == "latest" else
+                      f"steps {', '.join(str(p.step) for p in chosen)} (oldest faintest)"))
+        self.refresh()

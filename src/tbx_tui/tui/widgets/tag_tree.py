@@ -1,0 +1,32 @@
+"""Tags grouped by prefix (Loss/, Accuracy/, weights/, …), as TensorBoard groups them."""
+
+from __future__ import annotations
+
+from textual.widgets import Tree
+
+
+class TagTree(Tree):
+    def __init__(self, **kwargs):
+        super().__init__("tags", **kwargs)
+        self.show_root = False
+        self._known: tuple = ()
+
+    def sync(self, scalar_tags: set[str], histogram_tags: set[str]) -> bool:
+        """Rebuild when the set of tags changed. Returns whether it did."""
+        key = (tuple(sorted(scalar_tags)), tuple(sorted(histogram_tags)))
+        if key == self._known:
+            return False
+        self._known = key
+        self.clear()
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for kind, tags in (("scalar", key[0]), ("histogram", key[1])):
+            for tag in tags:
+                prefix = tag.split("/", 1)[0] if "/" in tag else "(other)"
+                groups.setdefault(prefix, []).append((tag, kind))
+        for prefix in sorted(groups):
+            node = self.root.add(prefix, expand=True)
+            for tag, kind in groups[prefix]:
+                label = tag.split("/", 1)[1] if "/" in tag else tag
+                node.add_leaf(label + (" ▤" if kind == "histogram" else ""),
+                              data=(tag, kind))
+        return True

@@ -1,0 +1,66 @@
+"""Event files for the tests, written by real writers or framed by hand."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+from crc32c import crc32c
+
+
+def masked_crc(data: bytes) -> int:
+    c = crc32c(data)
+    return ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def frame(payload: bytes) -> bytes:
+    header = struct.pack("<Q", len(payload))
+    return (header + struct.pack("<I", masked_crc(header)) + payload
+            + struct.pack("<I", masked_crc(payload)))
+
+
+def tensorboardx_run(folder: Path, steps: int = 50, tags=("Loss/train", "Accuracy/train"),
+                     start: float = 1_700_000_000.0, hist_every: int = 0) -> Path:
+    """A run written by tensorboardX with fixed wall times (deterministic files)."""
+    import numpy as np
+    from tensorboardX import SummaryWriter
+
+    with SummaryWriter(str(folder), flush_secs=1) as w:
+        for i in range(steps):
+            for k, tag in enumerate(tags):
+                w.add_scalar(tag, 1.0 / (1 + i) + 0.1 * k, i, walltime=start + i)
+            if hist_every and i % hist_every == 0:
+                values = np.random.default_rng(i).normal(size=500) * (1 + i / steps)
+                w.add_histogram("weights/fc1.weight", values, i, walltime=start + i)
+    return folder
+
+
+def event_bytes(wall: float, step: int, tag: str, value: float | None = None,
+                tensor: bytes | None = None, metadata_plugin: str | None = None) -> bytes:
+    """One Event, built with tensorboardX's protobuf classes."""
+    from tensorboardX.proto.event_pb2 import Event
+    from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboardX.proto.tensor_pb2 import TensorProto
+
+    v = Summary.Value(tag=tag)
+    if value is not None:
+        v.simple_value = value
+    if tensor is not None:
+        v.tensor.CopyFrom(TensorProto.FromString(tensor))
+    if metadata_plugin:
+        v.metadata.CopyFrom(SummaryMetadata(
+            plugin_data=SummaryMetadata.PluginData(plugin_name=metadata_plugin)))
+    return Event(wall_time=wall, step=step, summary=Summary(value=[v])).SerializeToString()
+
+
+def version_event(wall: float = 1.0) -> bytes:
+    from tensorboardX.proto.event_pb2 import Event
+
+    return Event(wall_time=wall, file_version="brain.Event:2").SerializeToString()
+
+
+def session_start(step: int, wall: float) -> bytes:
+    from tensorboardX.proto.event_pb2 import Event, SessionLog
+
+    return Event(wall_time=wall, step=step,
+                 session_log=SessionLog(status=SessionLog.START)).SerializeToString()
