@@ -22,3 +22,16 @@ def test_help_and_argument_errors_do_not_import_torch():
     mods = modules_after(code)
     assert "torch" not in mods
     assert "tensorboardX" not in mods
+
+
+def test_log_reader_imports_no_torch():
+    mods = modules_after("import tbx_tui.logs.watcher, tbx_tui.logs.summary, tbx_tui.logs.series")
+    assert "numpy" in mods
+    assert not mods & {"torch", "tensorboardX", "tensorboard", "textual"}
+
+
+def test_the_ui_imports_no_torch():
+    # The trainer thread imports torch; the UI thread must never run torch work.
+    mods = modules_after("import tbx_tui.tui.train_app, tbx_tui.tui.watch_app, tbx_tui.catalog")
+    assert "textual" in mods
+    assert "torch" not in mods and "tensorboardX" not in mods

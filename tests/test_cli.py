@@ -96,6 +96,7 @@ def test_without_a_terminal_it_trains_headless_and_says_so(tmp_path):
     (["--config", "missing.toml"], "--config: no such file"),
     (["--device", "cuda"], "cuda was asked for"),
     (["--bogus"], "unrecognized arguments"),
+    (["--theme", "neon"], "--theme: unknown theme 'neon'; known: tbx-dark, tbx-high-contrast"),
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, args, words):
     if args == ["--device", "cuda"]:

@@ -113,12 +113,6 @@ async def test_new_data_appears_without_a_key_press(tmp_path):
         assert screen.known == {"grow2"}
 
 
-def test_dashboard_snapshot(tmp_path, snap_compare, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # the status bar names the root: keep it the same each time
-    fixed_logs(Path("runs"))
-    assert snap_compare(app_for(Path("runs")), terminal_size=(140, 44))
-
-
 def test_real_terminal_follows_a_run_being_written(tmp_path):
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed")

@@ -50,6 +50,8 @@ def build_parser() -> OneLineParser:
     p.add_argument("--config", metavar="FILE",
                    help="TOML run file; every run folder holds one (config.toml)")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    p.add_argument("--theme", metavar="NAME",
+                   help="app theme (themes/*.toml, or ~/.config/tbx-tui/themes); t cycles")
     group = p.add_argument_group("run settings")
     for name, f in FIELDS.items():
         m = f.metadata
@@ -99,7 +101,24 @@ def build_watch_parser() -> OneLineParser:
                    help="print a text summary and exit (the default without a terminal)")
     p.add_argument("--refresh", type=float, default=1.0, metavar="SECONDS",
                    help="seconds between reads of the logs (default: 1)")
+    p.add_argument("--theme", metavar="NAME",
+                   help="app theme (themes/*.toml, or ~/.config/tbx-tui/themes); t cycles")
     return p
+
+
+def parser_for_errors() -> OneLineParser:
+    return OneLineParser(prog=PROG)
+
+
+def check_theme(parser: OneLineParser, name: str | None) -> None:
+    if name is None:
+        return
+    from .tui.themes import available_themes
+
+    themes, _ = available_themes()
+    if name not in themes:
+        parser.exit(2, f"{parser.prog}: error: --theme: unknown theme {name!r}; known: "
+                       f"{', '.join(sorted(themes))}\n")
 
 
 def watch_main(argv: Sequence[str]) -> int:
@@ -110,6 +129,7 @@ def watch_main(argv: Sequence[str]) -> int:
     for d in args.logdirs:
         if not os.path.isdir(d):
             parser.exit(2, f"{PROG} watch: error: not a directory: {d}\n")
+    check_theme(parser, args.theme)
     from .logs.watcher import LogWatcher
 
     watcher = LogWatcher(args.logdirs, interval=args.refresh)
@@ -121,7 +141,7 @@ def watch_main(argv: Sequence[str]) -> int:
         return 0
     from .tui.watch_app import run_watch_app
 
-    return run_watch_app(watcher)
+    return run_watch_app(watcher, args.theme)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,12 +149,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "watch":
         return watch_main(argv[1:])
     args, config = parse_config(argv)
+    check_theme(parser_for_errors(), args.theme)
     if not args.no_ui:
         if sys.stdin.isatty() and sys.stdout.isatty():
-            print(f"{PROG}: the interactive app is not in this version yet; training headless "
-                  "(--no-ui skips this note)", file=sys.stderr)
-        else:
-            print(f"{PROG}: no terminal; training headless as with --no-ui", file=sys.stderr)
+            from .tui.train_app import run_train_app
+
+            return run_train_app(config, args.theme)
+        print(f"{PROG}: no terminal; training headless as with --no-ui", file=sys.stderr)
     from .headless import run_headless
 
     return run_headless(config)

@@ -52,6 +52,7 @@ class RunControl:
         self._running.set()
         self._lock = threading.Lock()
         self._lr: float | None = None
+        self._abort = False
 
     def pause(self) -> None:
         self._running.clear()
@@ -60,8 +61,18 @@ class RunControl:
         self._running.set()
 
     def stop(self) -> None:
+        """Finish the current step, evaluate, save, close."""
         self._stop.set()
         self._running.set()  # a paused trainer must wake up to stop
+
+    def abort(self) -> None:
+        """Stop as soon as possible: no final evaluation, no weights; logs are closed."""
+        self._abort = True
+        self.stop()
+
+    @property
+    def aborted(self) -> bool:
+        return self._abort
 
     @property
     def paused(self) -> bool:

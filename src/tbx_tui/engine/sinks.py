@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Protocol, TextIO
 
 from .control import Progress, RunState
+from ..progress import duration as _duration, metrics_line, progress_line
 from .histograms import Histogram
 
 TEST_METRICS = ("Loss/test", "Accuracy/test", "Precision/test", "Recall/test")
@@ -101,48 +102,6 @@ class TensorBoardSink:
         data = HParamsPluginData.FromString(meta.content)
         data.session_end_info.status = status
         meta.content = data.SerializeToString()
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    s = int(seconds)
-    h, rem = divmod(s, 3600)
-    return f"{h}:{rem // 60:02d}:{rem % 60:02d}" if h else f"{rem // 60}:{rem % 60:02d}"
-
-
-def _pct(v: float | None) -> str:
-    return "  -  " if v is None else f"{100 * v:5.1f}%"
-
-
-def progress_line(p: Progress, width: int = 0) -> str:
-    """One line for humans: where the run is, how fast, how long to go. With ``width``
-    (a terminal), a bar is added and the least useful parts are dropped to fit."""
-    loss = "-" if p.loss is None else f"{p.loss:.4f}"
-    parts = [  # (priority, text); lower priority numbers survive a narrow terminal
-        (0, f"epoch {p.epoch}/{p.epochs}"), (0, f"step {p.step}/{p.total_steps}"),
-        (1, f"loss {loss}"), (3, f"acc {_pct(p.accuracy).strip()}"), (5, f"lr {p.lr:.2e}"),
-        (4, f"{p.samples_per_s:,.0f} samples/s"), (2, f"ETA {_duration(p.eta_s)}"),
-    ]
-    if p.state is RunState.PAUSED:
-        parts.append((0, "[paused]"))
-    if not width:
-        return "  ".join(text for _, text in parts)
-    for cut in (6, 5, 4, 3, 2, 1):
-        text = "  ".join(t for prio, t in parts if prio < cut)
-        if len(text) + 17 < width:  # room for a bar of at least 10
-            break
-    bar_w = max(min(width - len(text) - 4, 30), 0)
-    if bar_w >= 10:
-        done = int(bar_w * p.step / max(p.total_steps, 1))
-        text = "[" + "#" * done + "." * (bar_w - done) + "] " + text
-    return text[: width - 1]
-
-
-def metrics_line(metrics: dict[str, float]) -> str:
-    return (f"loss {metrics['Loss/test']:.4f}  accuracy {_pct(metrics['Accuracy/test']).strip()}"
-            f"  precision {_pct(metrics['Precision/test']).strip()}"
-            f"  recall {_pct(metrics['Recall/test']).strip()}")
 
 
 class ConsoleSink:

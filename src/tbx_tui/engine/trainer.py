@@ -225,6 +225,7 @@ class Trainer:
                 if new_lr is not None:  # a new base rate; the schedule keeps shaping it
                     base_lr = new_lr / lr_factor(cfg, step, total, spe)
                     self._message = f"lr set to {new_lr:.3g} at step {step}"
+                    self._emit("scalars", max(step - 1, 0), {"LR": new_lr})  # the mark
                 want = base_lr * lr_factor(cfg, step, total, spe)
                 if want != lr:
                     lr = self._lr = want
@@ -272,6 +273,8 @@ class Trainer:
                 continue
             break  # stopped early, or max_steps reached mid-epoch
 
+        if control.aborted:  # quitting: close the logs now, skip evaluation and weights
+            return self._result(RunState.STOPPED, metrics, "aborted")
         if not metrics or self._evaluated_at != step:
             metrics = self._evaluate(model, data, autocast)
             self._emit("epoch_end", self._epoch, step - 1, metrics)
@@ -295,6 +298,8 @@ class Trainer:
         confusion = torch.zeros(c * c, dtype=torch.long, device=data.test_y.device)
         loss_sum = torch.zeros((), device=data.test_y.device)
         for start in range(0, len(data.test_y), EVAL_BATCH):
+            if self.control.aborted:
+                break
             x = normalize(data.test_x[start:start + EVAL_BATCH])
             y = data.test_y[start:start + EVAL_BATCH]
             with autocast:

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import time
 
-from textual.app import App
-
 from ..logs.watcher import LogWatcher
+from .app import ThemedApp
 from .screens.dashboard import DashboardScreen
 
 
-class WatchApp(App):
-    CSS_PATH = "app.tcss"
+class WatchApp(ThemedApp):
     TITLE = "tbx-tui watch"
 
-    def __init__(self, watcher: LogWatcher, live: bool = True, clock=time.time):
-        super().__init__()
+    def __init__(self, watcher: LogWatcher, live: bool = True, clock=time.time,
+                 theme_name: str | None = None):
+        super().__init__(theme_name, clock)
         self.watcher = watcher
         self.live = live
-        self.clock = clock
 
     def on_mount(self) -> None:
+        super().on_mount()
         title = "watching " + ", ".join(self.watcher.roots)
         self.push_screen(DashboardScreen(self.watcher.store, title, self.watcher, self.clock))
         if self.live:
@@ -30,6 +29,6 @@ class WatchApp(App):
         self.watcher.stop()
 
 
-def run_watch_app(watcher: LogWatcher) -> int:
-    WatchApp(watcher).run()
+def run_watch_app(watcher: LogWatcher, theme: str | None = None) -> int:
+    WatchApp(watcher, theme_name=theme).run()
     return 0

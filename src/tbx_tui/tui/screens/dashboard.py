@@ -27,6 +27,10 @@ from ..widgets.tag_tree import TagTree
 from .help import HelpScreen
 
 PREFERRED = ("Loss/train", "loss", "Loss/test")
+# Plots redraw at most this often: what a redraw costs the UI thread, times this factor,
+# so the UI takes no more than ~3% of a core from a training run sharing the machine.
+DUTY_FACTOR = 30.0
+MIN_INTERVAL, MAX_INTERVAL = 0.5, 15.0
 
 
 class DashboardScreen(Screen):
@@ -61,6 +65,8 @@ class DashboardScreen(Screen):
         self.hist_mode = MODES[0]
         self._seen_version = -1
         self._curve_sig = self._hist_sig = None
+        self._status_text = ""
+        self._next_plot = 0.0  # monotonic time before which new data does not redraw
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -69,8 +75,8 @@ class DashboardScreen(Screen):
                 yield TagTree(id="tags")
             with Vertical(id="plots"):
                 yield Static(id="legend")
-                yield CurvePlot(id="curve")
-                yield HistogramPlot(id="hist")
+                yield CurvePlot(id="curve", classes="plot")
+                yield HistogramPlot(id="hist", classes="plot")
         yield Static(id="status")
         yield Footer()
 
@@ -79,8 +85,14 @@ class DashboardScreen(Screen):
         self.refresh_view()
 
     def on_resize(self) -> None:
+        self.invalidate_plots()
+
+    def invalidate_plots(self) -> None:
+        """Redraw both plots on the next tick (size or colours changed)."""
         self._curve_sig = self._hist_sig = None
-        self.call_after_refresh(self.refresh_view)
+        if self.is_mounted:
+            self._next_plot = 0.0
+            self.call_after_refresh(self.refresh_view)
 
     # ---- reading the store -------------------------------------------------------------
     def refresh_view(self) -> None:
@@ -89,8 +101,13 @@ class DashboardScreen(Screen):
             if store.version != self._seen_version:
                 self._seen_version = store.version
                 self._sync_lists(now)
-            self._draw_curves()
-            self._draw_histogram()
+            now_m = time.monotonic()
+            if now_m >= self._next_plot or self._curve_sig is None or self._hist_sig is None:
+                drew = self._draw_curves() | self._draw_histogram()
+                if drew:
+                    cost = sum(w.build_seconds for w in self.query(".plot"))
+                    self._next_plot = now_m + min(max(cost * DUTY_FACTOR, MIN_INTERVAL),
+                                                  MAX_INTERVAL)
         self._status(now)
 
     def _sync_lists(self, now: float) -> None:
@@ -109,13 +126,13 @@ class DashboardScreen(Screen):
         if self.hist_tag not in hists:
             self.hist_tag = min(hists) if hists else None
 
-    def _draw_curves(self) -> None:
+    def _draw_curves(self) -> bool:
         runs, tag = self.store.runs, self.scalar_tag
         names = [n for n in sorted(runs) if n in self.shown and tag in runs[n].scalars]
         sig = (tag, tuple((n, runs[n].version) for n in names), self.smoothing, self.by_time,
                self.log_y)
         if sig == self._curve_sig:
-            return
+            return False
         self._curve_sig = sig
         order = sorted(runs)
         curves = []
@@ -126,9 +143,10 @@ class DashboardScreen(Screen):
                                      np.array(series.values)), series.generation))
         self.query_one(CurvePlot).draw(tag, curves, self.smoothing, self.by_time, self.log_y)
         self.query_one("#legend", Static).update(
-            legend_markup([(c.run, c.index) for c, _ in curves]) or " ")
+            legend_markup([(c.run, c.index) for c, _ in curves]) or " ", layout=False)
+        return True
 
-    def _draw_histogram(self) -> None:
+    def _draw_histogram(self) -> bool:
         runs = self.store.runs
         name = self.query_one(RunList).current
         tag = self.hist_tag
@@ -138,11 +156,17 @@ class DashboardScreen(Screen):
             run = runs.get(name) if name else None
         sig = (name, tag, run.version if run else None, self.hist_mode)
         if sig == self._hist_sig:
-            return
+            return False
         self._hist_sig = sig
         points = list(run.histograms.get(tag, [])) if run else []
         index = sorted(runs).index(name) if name else 0
         self.query_one(HistogramPlot).draw(name, tag, points, self.hist_mode, index)
+        return True
+
+    def redraw_now(self) -> None:
+        """A user asked for a different view: no throttling for that."""
+        self._next_plot = 0.0
+        self.refresh_view()
 
     def _status(self, now: float) -> None:
         runs = self.store.runs
@@ -156,7 +180,13 @@ class DashboardScreen(Screen):
             parts.append(f"error: {self.watcher.error}")
         if not runs:
             parts.append("waiting for event files…")
-        self.query_one("#status", Static).update("  ·  ".join(p for p in parts if p))
+        self.set_status("  ·  ".join(p for p in parts if p))
+
+    def set_status(self, text: str) -> None:
+        """Fixed-size line: no layout pass (a layout pass re-renders every widget)."""
+        if text != self._status_text:
+            self._status_text = text
+            self.query_one("#status", Static).update(text, layout=False)
 
     # ---- events and actions ------------------------------------------------------------
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
@@ -167,10 +197,10 @@ class DashboardScreen(Screen):
             self.scalar_tag = tag
         else:
             self.hist_tag = tag
-        self.refresh_view()
+        self.redraw_now()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.refresh_view()
+        self.redraw_now()
 
     def action_toggle_run(self) -> None:
         name = self.query_one(RunList).current
@@ -178,23 +208,23 @@ class DashboardScreen(Screen):
             return
         self.shown ^= {name}
         self._seen_version = -1  # re-sync the ● column
-        self.refresh_view()
+        self.redraw_now()
 
     def action_smoothing(self, delta: float) -> None:
         self.smoothing = round(min(max(self.smoothing + delta, 0.0), 0.99), 2)
-        self.refresh_view()
+        self.redraw_now()
 
     def action_toggle_x(self) -> None:
         self.by_time = not self.by_time
-        self.refresh_view()
+        self.redraw_now()
 
     def action_toggle_log(self) -> None:
         self.log_y = not self.log_y
-        self.refresh_view()
+        self.redraw_now()
 
     def action_hist_mode(self) -> None:
         self.hist_mode = MODES[(MODES.index(self.hist_mode) + 1) % len(MODES)]
-        self.refresh_view()
+        self.redraw_now()
 
     def action_refresh_now(self) -> None:
         if self.watcher is not None:

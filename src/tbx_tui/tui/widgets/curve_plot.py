@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from textual_plotext import PlotextPlot
+from .cached_plot import CachedPlot
 
 from ...logs.series import EmaState, is_constant, minmax_downsample, smooth
 from .palette import colour, dimmed
@@ -44,7 +44,7 @@ def legend_markup(entries: list[tuple[str, int]]) -> str:
                        for name, i in entries)
 
 
-class CurvePlot(PlotextPlot):
+class CurvePlot(CachedPlot):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.cache = _SmoothCache()
@@ -54,7 +54,7 @@ class CurvePlot(PlotextPlot):
              by_time: bool, log_y: bool) -> None:
         plot_curves(self.plt, max(self.size.width - 12, 10), tag or self.message, curves,
                     smoothing, by_time, log_y, self.cache)
-        self.refresh()
+        self.changed()
 
 
 def plot_curves(plt, columns: int, tag: str, curves: list[tuple[CurveData, int]],

@@ -4,7 +4,7 @@ distribution view (percentile bands over steps)."""
 from __future__ import annotations
 
 import numpy as np
-from textual_plotext import PlotextPlot
+from .cached_plot import CachedPlot
 
 from ...logs.series import percentile_bands
 from ...logs.store import HistogramPoint
@@ -14,14 +14,14 @@ MODES = ("latest", "overlay", "distribution")
 _BANDS = ("min", "7%", "16%", "31%", "median", "69%", "84%", "93%", "max")
 
 
-class HistogramPlot(PlotextPlot):
+class HistogramPlot(CachedPlot):
     def draw(self, run: str | None, tag: str | None, points: list[HistogramPoint],
              mode: str, index: int = 0) -> None:
         plt = self.plt
         plt.clear_figure()
         if not tag or not points:
             plt.title("no histogram tag selected" if not tag else f"{tag}: none yet")
-            self.refresh()
+            self.changed()
             return
         rgb = colour(index)
         if mode == "distribution":
@@ -50,4 +50,4 @@ class HistogramPlot(PlotextPlot):
             plt.xlabel("value")
             plt.title(f"{tag} ({run}) " + (f"step {points[-1].step}" if mode == "latest" else
                       f"steps {', '.join(str(p.step) for p in chosen)} (oldest faintest)"))
-        self.refresh()
+        self.changed()

@@ -1,0 +1,187 @@
+"""The setup form: one row per RunConfig field, validated as you type.
+
+Rows come from RunConfig's field metadata (choices -> Select, bool -> Switch, the rest ->
+Input), so the form, the CLI and the TOML file accept exactly the same values. Dismisses
+with the RunConfig to train, or None.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
+
+from ... import catalog
+from ...config import FIELDS, ConfigError, RunConfig, check_field, field_type
+
+_LABELS = {"lr": "learning rate", "lr_schedule": "lr schedule", "lr_step_epochs": "lr step every",
+           "lr_gamma": "lr decay factor", "amp": "bf16 autocast", "data_dir": "data dir",
+           "logdir": "log dir", "name": "run name", "max_steps": "max steps",
+           "log_every": "log every", "hist_every": "histograms every",
+           "batch_size": "batch size", "weight_decay": "weight decay", "data": "dataset"}
+
+
+def detect_devices(done) -> None:
+    """Which devices torch sees, found on a thread: the UI thread must not run torch."""
+    def probe():
+        found = ["cpu"]
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                found.append("cuda")
+            if torch.backends.mps.is_available():
+                found.append("mps")
+        except Exception:
+            pass
+        done(found)
+
+    threading.Thread(target=probe, name="tbx-devices", daemon=True).start()
+
+
+class SetupScreen(Screen[RunConfig | None]):
+    BINDINGS = [
+        Binding("ctrl+s", "start", "Start"),
+        Binding("escape", "cancel", "Back"),
+    ]
+
+    def __init__(self, config: RunConfig, can_cancel: bool = False):
+        super().__init__()
+        self.initial = config
+        self.can_cancel = can_cancel
+        self.errors: dict[str, str] = {}
+        self.devices = ["cpu"]
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="setup"):
+            with VerticalScroll(id="form"):
+                for name, f in FIELDS.items():
+                    yield self._row(name, f)
+            with Vertical(id="about"):
+                yield Static(id="info")
+                yield Button("Start training", id="start", variant="primary")
+                yield Static("Enter in any field, ctrl+s or the button starts. "
+                             "Every value is checked as you type.", id="hint")
+        yield Footer()
+
+    def _row(self, name: str, f) -> Horizontal:
+        value = getattr(self.initial, name)
+        kind, choices = field_type(name), f.metadata["choices"]
+        if name == "device":
+            widget = Select([(d, d) for d in ("auto", "cpu")], value=value if value in
+                            ("auto", "cpu") else "auto", allow_blank=False, id=f"f-{name}",
+                            compact=True)
+        elif choices:
+            widget = Select([(c, c) for c in choices], value=value, allow_blank=False,
+                            id=f"f-{name}", compact=True)
+        elif kind is bool:
+            widget = Switch(value=value, id=f"f-{name}")
+        else:
+            widget = Input(value=str(value), id=f"f-{name}",
+                           placeholder=f.metadata["help"], compact=True)
+        label = Label(_LABELS.get(name, name.replace("_", " ")), classes="label")
+        note = Static(f.metadata["help"], id=f"e-{name}", classes="note")
+        return Horizontal(label, Vertical(widget, note, classes="cell"), classes="row")
+
+    def on_mount(self) -> None:
+        detect_devices(lambda found: self.app.call_from_thread(self._devices_found, found))
+        self._refresh_info()
+        self.query_one("#start", Button).focus()  # Enter starts; tab walks the fields
+
+    def _devices_found(self, found: list[str]) -> None:
+        self.devices = found
+        select = self.query_one("#f-device", Select)
+        wanted = self.initial.device
+        select.set_options([(d, d) for d in ["auto", *found]])
+        select.value = wanted if wanted in found else "auto"
+        self._refresh_info()
+
+    # ---- values ------------------------------------------------------------------------
+    def _raw(self, name: str):
+        widget = self.query_one(f"#f-{name}")
+        if isinstance(widget, Input):
+            text = widget.value.strip()
+            kind = field_type(name)
+            if kind is int:
+                return int(text)
+            if kind is float:
+                return float(text)
+            return widget.value
+        return widget.value
+
+    def validate(self, name: str) -> bool:
+        note = self.query_one(f"#e-{name}", Static)
+        try:
+            value = self._raw(name)
+            check_field(name, value)
+        except ValueError as e:  # int()/float() text, or a rule (ConfigError)
+            kind = field_type(name).__name__
+            msg = e.rule if isinstance(e, ConfigError) else \
+                f"must be {'a whole number' if kind == 'int' else 'a number'}"
+            self.errors[name] = msg
+            note.update(f"✗ {msg}")
+            note.add_class("error")
+        else:
+            self.errors.pop(name, None)
+            note.update(FIELDS[name].metadata["help"])
+            note.remove_class("error")
+        self.query_one("#start", Button).disabled = bool(self.errors)
+        return name not in self.errors
+
+    def config(self) -> RunConfig | None:
+        if not all([self.validate(n) for n in FIELDS]):
+            return None
+        return RunConfig(**{n: self._raw(n) for n in FIELDS})
+
+    def _refresh_info(self) -> None:
+        try:
+            model, data = self._raw("model"), self._raw("data")
+            data_dir = self.query_one("#f-data_dir", Input).value or "./data"
+        except (ValueError, Exception):  # half-typed values: keep the last info
+            return
+        info = catalog.DATASETS[data]
+        params = catalog.parameter_count(model, info.shape, info.classes)
+        c, h, w = info.shape
+        device = self.query_one("#f-device", Select).value
+        resolved = device if device != "auto" else self.devices[-1]
+        self.query_one("#info", Static).update(
+            f"[b]{model}[/b] for {data}: {params:,} parameters\n\n"
+            f"[b]{data}[/b]: {info.note}\n{info.train:,} train / {info.test:,} test, "
+            f"{c}×{h}×{w}, {info.classes} classes\n{catalog.files_status(data, data_dir)}\n\n"
+            f"[b]device[/b]: {resolved}" + (" (auto)" if device == "auto" else "") +
+            f"\navailable: {', '.join(self.devices)}")
+
+    # ---- events ------------------------------------------------------------------------
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.validate(event.input.id[2:])
+        self._refresh_info()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self.validate(event.select.id[2:])
+        self._refresh_info()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_start()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "start":
+            self.action_start()
+
+    def action_start(self) -> None:
+        config = self.config()
+        if config is None:
+            first = next(iter(self.errors))
+            self.notify(f"{first}: {self.errors[first]}", severity="error")
+            self.query_one(f"#f-{first}").focus()
+            return
+        self.dismiss(config)
+
+    def action_cancel(self) -> None:
+        if self.can_cancel:
+            self.dismiss(None)
+        else:
+            self.app.exit()

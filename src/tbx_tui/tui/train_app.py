@@ -1,0 +1,52 @@
+"""``tbx-tui``: the setup form, then training live on the dashboard."""
+
+from __future__ import annotations
+
+import time
+
+from ..config import RunConfig
+from .app import ThemedApp
+from .screens.setup import SetupScreen
+from .screens.training import ConfirmQuit, TrainingScreen
+
+
+class TrainApp(ThemedApp):
+    TITLE = "tbx-tui"
+
+    def __init__(self, config: RunConfig | None = None, clock=time.time,
+                 theme_name: str | None = None):
+        super().__init__(theme_name, clock)
+        self.initial = config or RunConfig()
+        self.training = TrainingScreen(self.initial.logdir, clock)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.push_screen(self.training)
+        self.open_setup(self.initial, first=True)
+
+    def open_setup(self, config: RunConfig | None, first: bool = False) -> None:
+        def chosen(result: RunConfig | None) -> None:
+            if result is not None:
+                self.training.start(result)
+
+        self.push_screen(SetupScreen(config or self.initial, can_cancel=not first), chosen)
+
+    async def action_quit(self) -> None:
+        s = self.training.session
+        if s is None or not s.running:
+            self.exit()
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                closed = s.quit(timeout=2.0)
+                self.exit(message=None if closed else
+                          "tbx-tui: the trainer did not stop within 2 s; its logs may lack "
+                          "the last interval")
+
+        self.push_screen(ConfirmQuit(), answer)
+
+
+def run_train_app(config: RunConfig, theme: str | None = None) -> int:
+    TrainApp(config, theme_name=theme).run()
+    return 0

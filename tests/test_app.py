@@ -1,0 +1,203 @@
+"""The interactive trainer: the setup form, training live, controls, themes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import accumulator, only_run
+from tbx_tui.config import RunConfig
+from tbx_tui.tui.screens import setup as form_module
+from tbx_tui.tui.screens.setup import SetupScreen
+from tbx_tui.tui.screens.training import ConfirmQuit, LrScreen, TrainingScreen
+from tbx_tui.tui.train_app import TrainApp
+
+THEMES = ["tbx-dark", "tbx-light", "tbx-high-contrast"]
+
+
+@pytest.fixture(autouse=True)
+def cpu_only(monkeypatch):
+    """The form lists the devices torch sees; pin them so screens are the same anywhere."""
+    def detect(done):
+        threading.Thread(target=done, args=(["cpu"],)).start()
+
+    monkeypatch.setattr(form_module, "detect_devices", detect)
+
+
+def quick(tmp_path: Path, **kw) -> RunConfig:
+    base = dict(model="mlp", data="synthetic", epochs=2, log_every=5, hist_every=10,
+                logdir=str(tmp_path / "runs"))
+    return RunConfig(**{**base, **kw})
+
+
+async def wait_for(pilot, cond, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.1)
+
+
+async def test_form_is_prefilled_and_rejects_bad_values(tmp_path):
+    app = TrainApp(quick(tmp_path, lr=0.02))
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, SetupScreen)
+        assert form.query_one("#f-lr").value == "0.02"
+        assert form.query_one("#f-model").value == "mlp"
+        form.query_one("#f-lr").value = "-1"
+        await pilot.pause()
+        assert "must be > 0" in str(form.query_one("#e-lr").render())
+        assert form.query_one("#start").disabled
+        form.query_one("#f-batch_size").value = "3.5"
+        await pilot.pause()
+        assert form.errors == {"lr": "must be > 0", "batch_size": "must be a whole number"}
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, SetupScreen)  # nothing started
+        assert app.training.session is None
+        form.query_one("#f-lr").value = "0.05"
+        form.query_one("#f-batch_size").value = "16"
+        await pilot.pause()
+        assert not form.errors and not form.query_one("#start").disabled
+        assert "101,770 parameters" in str(form.query_one("#info").render())
+
+
+async def test_start_train_to_the_end_and_start_another(tmp_path):
+    app = TrainApp(quick(tmp_path))
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")  # the Start button has the focus
+        screen = app.screen
+        assert isinstance(screen, TrainingScreen)
+        session = screen.session
+        await wait_for(pilot, lambda: session.result is not None)
+        assert session.result.state.value == "finished"
+        await wait_for(pilot, lambda: len(screen.store.runs) == 1 and any(
+            "Accuracy/test" in r.scalars for r in screen.store.runs.values()))
+        await pilot.pause(0.3)
+        assert "finished" in str(screen.query_one("#status").render())
+        await pilot.press("n")  # back to the form, prefilled with the last run's settings
+        assert isinstance(app.screen, SetupScreen)
+        assert app.screen.query_one("#f-epochs").value == "2"
+        app.screen.query_one("#f-epochs").value = "1"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: len(screen.sessions) == 2 and
+                       screen.sessions[1].result is not None)
+        # Both runs end up on the chart (the first one stays for comparison).
+        await wait_for(pilot, lambda: len(screen.shown) == 2 == len(screen.store.runs))
+
+
+async def test_pause_resume_lr_and_stop(tmp_path):
+    app = TrainApp(quick(tmp_path, epochs=100_000))
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        screen = app.screen
+        s = screen.session
+        await wait_for(pilot, lambda: s.trainer is not None and s.trainer.snapshot().step > 5)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: s.trainer.snapshot().state.value == "paused")
+        await pilot.pause(0.3)
+        assert "paused" in str(screen.query_one("#status").render())
+        await pilot.press("p")
+        await wait_for(pilot, lambda: s.trainer.snapshot().state.value == "running")
+        await pilot.press("L")
+        assert isinstance(app.screen, LrScreen)
+        app.screen.query_one("#lr").value = "0.0005"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: s.trainer.snapshot().lr == pytest.approx(0.0005))
+        await pilot.press("s")
+        await wait_for(pilot, lambda: s.result is not None)
+        assert s.result.state.value == "stopped" and s.result.metrics  # evaluated
+        lrs = accumulator(s.run_dir).Scalars("LR")
+        assert any(e.value == pytest.approx(0.0005) for e in lrs)  # logged and marked
+
+
+async def test_quit_during_a_run_asks_then_stops_within_two_seconds(tmp_path):
+    app = TrainApp(quick(tmp_path, epochs=100_000))
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        s = app.screen.session
+        await wait_for(pilot, lambda: s.trainer is not None and s.trainer.snapshot().step > 5)
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmQuit)
+        await pilot.press("n")
+        assert s.running
+        await pilot.press("q")
+        t0 = time.monotonic()
+        await pilot.press("y")
+        await pilot.pause()
+    assert time.monotonic() - t0 < 2.5
+    assert not s.running and s.result.message == "aborted"
+    assert len(accumulator(s.run_dir).Scalars("Loss/train")) >= 1  # closed and readable
+
+
+async def test_a_failing_run_is_shown_not_a_crash(tmp_path):
+    app = TrainApp(quick(tmp_path, data="mnist", data_dir=str(tmp_path / "none")))
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.session.error is not None)
+        await pilot.pause(0.3)
+        status = str(screen.query_one("#status").render())
+        assert "no dataset files" in status and "--data digits" in status
+        assert app.is_running
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_setup_snapshot(theme, snap_compare, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    app = TrainApp(RunConfig(model="simple_cnn", data="digits", logdir="runs"), theme_name=theme)
+    assert snap_compare(app, terminal_size=(140, 44))
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_dashboard_snapshot_in_each_theme(theme, snap_compare, monkeypatch, tmp_path):
+    from test_watch import app_for, fixed_logs
+
+    monkeypatch.chdir(tmp_path)
+    fixed_logs(Path("runs"))
+    app = app_for(Path("runs"))
+    app._wanted_theme = theme
+    assert snap_compare(app, terminal_size=(140, 44))
+
+
+def test_real_terminal_trains_and_logs_for_tensorboard(tmp_path):
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    session = f"tbxapp{os.getpid()}"
+    cmd = (f"cd {tmp_path} && {sys.executable} -m tbx_tui --model mlp --data synthetic "
+           f"--epochs 2 --log-every 5 --hist-every 10; sleep 60")
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "140", "-y", "44", cmd],
+                   check=True)
+    try:
+        screen = ""
+        deadline = time.monotonic() + 30
+        while "Start training" not in screen and time.monotonic() < deadline:
+            time.sleep(0.3)
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+                                    capture_output=True, text=True).stdout
+        subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+                                    capture_output=True, text=True).stdout
+            if "finished" in screen and "Loss/train" in screen and "┤" in screen:
+                break
+        assert "finished" in screen and "step 64/64" in screen, screen
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        time.sleep(1.0)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    ea = accumulator(only_run(tmp_path / "runs"))
+    assert len(ea.Scalars("Loss/train")) == 13 and "weights/fc1.weight" in ea.Tags()["histograms"]
