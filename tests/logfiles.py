@@ -20,7 +20,8 @@ def frame(payload: bytes) -> bytes:
 
 
 def tensorboardx_run(folder: Path, steps: int = 50, tags=("Loss/train", "Accuracy/train"),
-                     start: float = 1_700_000_000.0, hist_every: int = 0) -> Path:
+                     start: float = 1_700_000_000.0, hist_every: int = 0,
+                     decay: float = 1.0) -> Path:
     """A run written by tensorboardX with fixed wall times (deterministic files)."""
     import numpy as np
     from tensorboardX import SummaryWriter
@@ -28,7 +29,9 @@ def tensorboardx_run(folder: Path, steps: int = 50, tags=("Loss/train", "Accurac
     with SummaryWriter(str(folder), flush_secs=1) as w:
         for i in range(steps):
             for k, tag in enumerate(tags):
-                w.add_scalar(tag, 1.0 / (1 + i) + 0.1 * k, i, walltime=start + i)
+                noise = 0.02 * ((i * 7919) % 13 - 6) / 6  # deterministic wiggle
+                w.add_scalar(tag, 1.0 / (1 + decay * i) + 0.1 * k + noise, i,
+                             walltime=start + i)
             if hist_every and i % hist_every == 0:
                 values = np.random.default_rng(i).normal(size=500) * (1 + i / steps)
                 w.add_histogram("weights/fc1.weight", values, i, walltime=start + i)

@@ -46,3 +46,14 @@ def test_written_histogram_reads_back_in_tensorboard(tmp_path):
     got = accumulator(tmp_path).Histograms("w")[0]
     assert got.step == 5 and got.histogram_value.num == 1001
     assert list(got.histogram_value.bucket) == h.bucket_counts
+
+
+def test_rebin_spreads_uneven_buckets_evenly():
+    from tbx_tui.logs.series import rebin
+
+    left = np.array([0.0, 1.0, 3.0])
+    right = np.array([1.0, 3.0, 4.0])
+    counts = np.array([2.0, 4.0, 2.0])  # uniform density 2 per unit over [0, 4]
+    centres, spread = rebin(left, right, counts, 8)
+    assert np.allclose(centres, np.arange(8) * 0.5 + 0.25)
+    assert np.allclose(spread, 1.0) and spread.sum() == 8.0

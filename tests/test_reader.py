@@ -165,6 +165,12 @@ def test_runs_appear_and_disappear_at_any_depth(tmp_path):
     assert not w.store.runs
 
 
+def test_symlink_loops_do_not_hang_discovery(tmp_path):
+    tensorboardx_run(tmp_path / "a", steps=2)
+    os.symlink(tmp_path, tmp_path / "a" / "loop")
+    assert list(load(tmp_path).store.runs) == ["a"]
+
+
 def test_reader_reports_nothing_new_cheaply(tmp_path):
     path = tmp_path / "events.out.tfevents.1.x"
     path.write_bytes(frame(event_bytes(1.0, 1, "x", value=1.0)))

@@ -26,7 +26,7 @@ def fixed_logs(root: Path) -> Path:
     """Two deterministic runs: same tags, different curves, one with histograms."""
     tensorboardx_run(root / "baseline", steps=120, hist_every=10)
     tensorboardx_run(root / "lr-0.01", steps=80, tags=("Loss/train", "Accuracy/train"),
-                     start=1_700_000_100.0)
+                     start=1_700_000_100.0, decay=0.1)
     for path in root.rglob("*tfevents*"):
         os.utime(path, (FIXED_NOW - 30, FIXED_NOW - 30))
     return root

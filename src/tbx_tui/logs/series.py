@@ -112,3 +112,26 @@ def percentile_bands(left: np.ndarray, right: np.ndarray, counts: np.ndarray,
         frac = 0.0 if span <= 0 else (q - cum[i]) / span
         out[k] = left[i] + np.clip(frac, 0, 1) * (right[i] - left[i])
     return out
+
+
+def rebin(left: np.ndarray, right: np.ndarray, counts: np.ndarray, bins: int
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Spread a histogram's counts over ``bins`` equal-width buckets (as TensorBoard does
+    before drawing): writers use uneven buckets (tensorboardX's are exponential), which
+    drawn as they are look like spikes. Counts are spread evenly within each bucket.
+    Returns (bucket centres, counts)."""
+    finite = np.isfinite(left) & np.isfinite(right)
+    left, right, counts = left[finite], right[finite], counts[finite]
+    if len(counts) == 0:
+        return np.zeros(0), np.zeros(0)
+    lo, hi = float(left.min()), float(right.max())
+    if hi <= lo:
+        return np.array([lo]), np.array([float(counts.sum())])
+    order = np.argsort(left, kind="stable")
+    left, right, counts = left[order], right[order], counts[order]
+    # The cumulative count as a piecewise-linear function of the value.
+    xs = np.concatenate([[left[0]], right])
+    cdf = np.concatenate([[0.0], np.cumsum(counts)])
+    edges = np.linspace(lo, hi, bins + 1)
+    spread = np.diff(np.interp(edges, xs, cdf))
+    return (edges[:-1] + edges[1:]) / 2, spread

@@ -29,7 +29,13 @@ def discover(roots: list[str]) -> dict[str, tuple[str, list[str]]]:
     prefix = len(roots) > 1
     for root in roots:
         root_path = Path(root)
+        seen: set[str] = set()
         for folder, dirs, files in os.walk(root, followlinks=True):
+            real = os.path.realpath(folder)
+            if real in seen:  # a symlink loop, or the same folder twice: read it once
+                dirs.clear()
+                continue
+            seen.add(real)
             dirs.sort()
             events = sorted(f for f in files if is_event_file(f))
             if not events:

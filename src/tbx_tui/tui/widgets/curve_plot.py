@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from .cached_plot import CachedPlot
 
-from ...logs.series import EmaState, is_constant, minmax_downsample, smooth
+from ...logs.series import is_constant, minmax_downsample, smooth
 from .palette import colour, dimmed
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from .cached_plot import CachedPlot
 
-from ...logs.series import percentile_bands
+from ...logs.series import percentile_bands, rebin
 from ...logs.store import HistogramPoint
 from .palette import colour, dimmed
 
@@ -41,12 +41,13 @@ class HistogramPlot(CachedPlot):
         else:
             chosen = [points[-1]] if mode == "latest" else \
                 [points[int(i)] for i in np.unique(np.linspace(0, len(points) - 1, 5).astype(int))]
+            bins = max(min(self.size.width - 12, 60), 10)
             for k, p in enumerate(chosen):
                 h = p.hist
-                centres = ((h.left + h.right) / 2).tolist()
+                centres, counts = rebin(h.left, h.right, h.counts, bins)
                 age = 0.0 if k == len(chosen) - 1 else 0.7 - 0.5 * k / max(len(chosen) - 1, 1)
-                plt.plot(centres, h.counts.tolist(), color=dimmed(rgb, age), marker="braille",
-                         fillx=mode == "latest")
+                plt.plot(centres.tolist(), counts.tolist(), color=dimmed(rgb, age),
+                         marker="braille", fillx=mode == "latest")
             plt.xlabel("value")
             plt.title(f"{tag} ({run}) " + (f"step {points[-1].step}" if mode == "latest" else
                       f"steps {', '.join(str(p.step) for p in chosen)} (oldest faintest)"))
