@@ -111,6 +111,15 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, args, words):
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
+def test_unusable_logdir_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "afile").write_text("not a folder")
+    r = cli("--no-ui", "--data", "synthetic", "--model", "mlp", "--logdir", "afile",
+            cwd=tmp_path, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().startswith("tbx-tui: error: logdir: cannot create a run folder "
+                                       "under afile")
+
+
 def test_bad_value_in_config_file_names_the_file(tmp_path):
     (tmp_path / "run.toml").write_text("model = 'mlp'\nbatch_size = -4\n")
     r = cli("--no-ui", "--config", "run.toml", cwd=tmp_path, timeout=120)

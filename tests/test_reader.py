@@ -165,6 +165,18 @@ def test_runs_appear_and_disappear_at_any_depth(tmp_path):
     assert not w.store.runs
 
 
+def test_records_bigger_than_a_read_are_still_read(tmp_path, monkeypatch):
+    import tbx_tui.logs.reader as reader_module
+
+    monkeypatch.setattr(reader_module, "READ_CHUNK", 256)
+    big = event_bytes(1.0, 0, "t" * 1000, value=1.0)  # ~1 KB record, 4 reads' worth
+    small = [event_bytes(2.0 + i, 1 + i, "x", value=float(i)) for i in range(50)]
+    (tmp_path / "events.out.tfevents.1.big").write_bytes(
+        b"".join(frame(r) for r in [version_event(), big, *small]))
+    run = only(load(tmp_path))
+    assert len(run.scalars["t" * 1000]) == 1 and len(run.scalars["x"]) == 50 and run.bad == 0
+
+
 def test_symlink_loops_do_not_hang_discovery(tmp_path):
     tensorboardx_run(tmp_path / "a", steps=2)
     os.symlink(tmp_path, tmp_path / "a" / "loop")

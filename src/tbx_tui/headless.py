@@ -1,6 +1,7 @@
 """``tbx-tui --no-ui``: train in the foreground with console progress.
 
-Exit codes: 0 finished, 1 diverged / failed / no data, 2 bad arguments (device absent),
+Exit codes: 0 finished, 1 diverged / failed / no data, 2 bad arguments (device absent,
+no run folder possible under --logdir),
 130 after Ctrl+C and 143 after SIGTERM; in both cases the run still stops cleanly.
 """
 
@@ -11,8 +12,8 @@ import signal
 import sys
 
 from .config import RunConfig
-from .engine import (ConsoleSink, DataUnavailable, DeviceUnavailable, RunControl, RunState,
-                     TensorBoardSink, Trainer)
+from .engine import (ConsoleSink, DataUnavailable, DeviceUnavailable, LogdirUnusable,
+                     RunControl, RunState, TensorBoardSink, Trainer)
 
 
 def run_headless(config: RunConfig) -> int:
@@ -34,7 +35,7 @@ def run_headless(config: RunConfig) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         result = trainer.run()
-    except DeviceUnavailable as e:
+    except (DeviceUnavailable, LogdirUnusable) as e:
         print(f"tbx-tui: error: {e}", file=sys.stderr)
         return 2
     except DataUnavailable as e:

@@ -30,6 +30,10 @@ class DeviceUnavailable(ValueError):
     """The requested device is not present; ``str()`` is the one-line message."""
 
 
+class LogdirUnusable(ValueError):
+    """No run folder can be created under --logdir; ``str()`` is the one-line message."""
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
@@ -159,7 +163,11 @@ class Trainer:
             total = min(total, cfg.max_steps)
         self._total_steps = total
 
-        self.run_dir = make_run_dir(cfg.logdir, cfg.name or cfg.default_name())
+        try:
+            self.run_dir = make_run_dir(cfg.logdir, cfg.name or cfg.default_name())
+        except OSError as e:
+            raise LogdirUnusable(f"logdir: cannot create a run folder under {cfg.logdir} "
+                                 f"({e.strerror or e})") from None
         (self.run_dir / "config.toml").write_text(to_toml(cfg.replace(name=self.run_dir.name)))
         use_amp = cfg.amp and amp_supported(device)
         info = RunInfo(self.run_dir, cfg, self._device, use_amp, count_parameters(model),

@@ -177,14 +177,21 @@ class EventFileReader:
         chunk = Chunk(Scalars(), [], 0, 0, reset)
         try:
             with open(self.path, "rb") as f:
+                want = READ_CHUNK
                 while self.offset < size:
                     f.seek(self.offset)
-                    raw = f.read(min(size - self.offset, READ_CHUNK))
+                    raw = f.read(min(size - self.offset, want))
                     if not raw:
                         break
                     consumed = self._decode(raw, self.offset, chunk)
                     if consumed == 0:
-                        break  # a partial record: wait for more bytes
+                        if len(raw) < want or len(raw) < HEADER:
+                            break  # a partial record at the end: wait for more bytes
+                        # One record bigger than the read size (a graph, an image):
+                        # read enough for it and try again.
+                        want = max(want, OVERHEAD + int.from_bytes(raw[:8], "little"))
+                        continue
+                    want = READ_CHUNK
                     self.offset += consumed
         except OSError:
             return chunk if chunk.records or chunk.bad else None

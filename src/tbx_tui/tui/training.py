@@ -52,9 +52,9 @@ class TrainingSession:
             elif self.result.state.value == "diverged":
                 self.error = self.result.message
         except Exception as e:  # DataUnavailable, DeviceUnavailable, or a bug
-            from ..engine import DataUnavailable, DeviceUnavailable
+            from ..engine import DataUnavailable, DeviceUnavailable, LogdirUnusable
 
-            if isinstance(e, (DataUnavailable, DeviceUnavailable)):
+            if isinstance(e, (DataUnavailable, DeviceUnavailable, LogdirUnusable)):
                 self.error = str(e)
             else:
                 fd, path = tempfile.mkstemp(prefix="tbx-tui-error-", suffix=".log")
