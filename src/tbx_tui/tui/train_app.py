@@ -17,7 +17,7 @@ class TrainApp(ThemedApp):
                  theme_name: str | None = None):
         super().__init__(theme_name, clock)
         self.initial = config or RunConfig()
-        self.training = TrainingScreen(self.initial.logdir, clock)
+        self.training = TrainingScreen(clock)
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -66,7 +66,7 @@ class TrainingScreen(DashboardScreen):
         *DashboardScreen.BINDINGS,
     ]
 
-    def __init__(self, logdir_hint: str, clock):
+    def __init__(self, clock):
         watcher = LogWatcher([], interval=1.0)
         super().__init__(watcher.store, "", watcher, clock)
         self.sessions: list[TrainingSession] = []
