@@ -160,6 +160,20 @@ def test_rerun_from_saved_config_gets_a_new_folder(tmp_path):
     assert "lr = 0.02" in text and "max_steps = 3" in text and 'name = "base-2"' in text
 
 
+def test_a_closed_output_pipe_does_not_stop_training(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "tbx_tui", "--no-ui", "--model", "mlp",
+                             "--data", "synthetic", "--epochs", "3", "--log-every", "2"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    proc.stdout.readline()
+    proc.stdout.close()  # as `| head -1` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "Traceback" not in err and "Exception ignored" not in err
+    ea = accumulator(only_run(tmp_path / "runs"))
+    assert [e.step for e in ea.Scalars("Accuracy/test")] == [31, 63, 95]
+
+
 def test_max_steps_still_ends_with_an_evaluation(tmp_path):
     r = cli("--no-ui", "--model", "mlp", "--data", "synthetic", "--max-steps", "7",
             "--log-every", "100", cwd=tmp_path)

@@ -7,6 +7,7 @@ no run folder possible under --logdir),
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import sys
@@ -48,6 +49,9 @@ def run_headless(config: RunConfig) -> int:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        if console.closed_output:  # keep Python's exit-time flush from complaining
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
     if received:
         return 128 + received[0]
     if result.state in (RunState.FINISHED, RunState.STOPPED):

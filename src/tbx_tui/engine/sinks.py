@@ -119,19 +119,27 @@ class ConsoleSink:
         self._done = threading.Event()
         self._ticker: threading.Thread | None = None
         self._info: RunInfo | None = None
+        self.closed_output = False
+
+    def _write(self, text: str) -> None:
+        """A closed console (``| head``, a dropped SSH session) must not stop the training:
+        the event files are the record, so output just ends."""
+        if self.closed_output:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            self.closed_output = True
 
     def _print(self, text: str) -> None:
         with self._lock:
-            if self.live:
-                self.stream.write("\r\x1b[2K")
-            self.stream.write(text + "\n")
-            self.stream.flush()
+            self._write(("\r\x1b[2K" if self.live else "") + text + "\n")
 
     def _tick(self) -> None:
         while not self._done.wait(0.25):
             with self._lock:
-                self.stream.write("\r\x1b[2K" + progress_line(self._progress(), self._width()))
-                self.stream.flush()
+                self._write("\r\x1b[2K" + progress_line(self._progress(), self._width()))
 
     def open(self, info: RunInfo) -> None:
         self._info = info
