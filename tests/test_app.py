@@ -17,7 +17,7 @@ from tbx_tui.config import RunConfig
 from tbx_tui.tui.screens import setup as form_module
 from tbx_tui.tui.screens.setup import SetupScreen
 from tbx_tui.tui.screens.training import ConfirmQuit, LrScreen, TrainingScreen
-from tbx_tui.tui.train_app import TrainApp
+from tbx_tui.tui.app import make_app
 
 THEMES = ["tbx-dark", "tbx-light", "tbx-high-contrast"]
 
@@ -45,7 +45,7 @@ async def wait_for(pilot, cond, timeout=60.0):
 
 
 async def test_form_is_prefilled_and_rejects_bad_values(tmp_path):
-    app = TrainApp(quick(tmp_path, lr=0.02))
+    app = make_app("train", config=quick(tmp_path, lr=0.02))
     async with app.run_test(size=(140, 44)) as pilot:
         await pilot.pause()
         form = app.screen
@@ -70,7 +70,7 @@ async def test_form_is_prefilled_and_rejects_bad_values(tmp_path):
 
 
 async def test_start_train_to_the_end_and_start_another(tmp_path):
-    app = TrainApp(quick(tmp_path))
+    app = make_app("train", config=quick(tmp_path))
     async with app.run_test(size=(140, 44)) as pilot:
         await pilot.pause()
         await pilot.press("enter")  # the Start button has the focus
@@ -95,7 +95,7 @@ async def test_start_train_to_the_end_and_start_another(tmp_path):
 
 
 async def test_pause_resume_lr_and_stop(tmp_path):
-    app = TrainApp(quick(tmp_path, epochs=100_000))
+    app = make_app("train", config=quick(tmp_path, epochs=100_000))
     async with app.run_test(size=(140, 44)) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+s")
@@ -121,7 +121,7 @@ async def test_pause_resume_lr_and_stop(tmp_path):
 
 
 async def test_quit_during_a_run_asks_then_stops_within_two_seconds(tmp_path):
-    app = TrainApp(quick(tmp_path, epochs=100_000))
+    app = make_app("train", config=quick(tmp_path, epochs=100_000))
     async with app.run_test(size=(140, 44)) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+s")
@@ -141,7 +141,7 @@ async def test_quit_during_a_run_asks_then_stops_within_two_seconds(tmp_path):
 
 
 async def test_a_failing_run_is_shown_not_a_crash(tmp_path):
-    app = TrainApp(quick(tmp_path, data="mnist", data_dir=str(tmp_path / "none")))
+    app = make_app("train", config=quick(tmp_path, data="mnist", data_dir=str(tmp_path / "none")))
     async with app.run_test(size=(140, 44)) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+s")
@@ -156,7 +156,8 @@ async def test_a_failing_run_is_shown_not_a_crash(tmp_path):
 @pytest.mark.parametrize("theme", THEMES)
 def test_setup_snapshot(theme, snap_compare, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    app = TrainApp(RunConfig(model="simple_cnn", data="digits", logdir="runs"), theme_name=theme)
+    app = make_app("train", config=RunConfig(model="simple_cnn", data="digits", logdir="runs"),
+                   theme=theme)
     assert snap_compare(app, terminal_size=(140, 44))
 
 

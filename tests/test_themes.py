@@ -35,9 +35,9 @@ async def test_t_cycles_themes_and_the_app_shows_a_broken_theme_as_a_warning(
     (tmp_path / "broken.toml").write_text("this is not toml = = =")
     monkeypatch.setenv("TBX_TUI_THEMES", str(tmp_path))
     from tbx_tui.logs.watcher import LogWatcher
-    from tbx_tui.tui.watch_app import WatchApp
+    from tbx_tui.tui.app import make_app
 
-    app = WatchApp(LogWatcher([str(tmp_path)]), live=False)
+    app = make_app("watch", watcher=LogWatcher([str(tmp_path)]), live=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert app.theme == "tbx-dark"

@@ -17,6 +17,7 @@ from logfiles import tensorboardx_run
 from tbx_tui.logs.watcher import LogWatcher
 from tbx_tui.tui.screens.dashboard import DashboardScreen
 from tbx_tui.tui.screens.help import HelpScreen
+from tbx_tui.tui.app import make_app
 from tbx_tui.tui.watch_app import WatchApp
 
 FIXED_NOW = 1_700_000_500.0
@@ -35,7 +36,7 @@ def fixed_logs(root: Path) -> Path:
 def app_for(root: Path) -> WatchApp:
     watcher = LogWatcher([str(root)])
     watcher.poll()
-    return WatchApp(watcher, live=False, clock=lambda: FIXED_NOW)
+    return make_app("watch", watcher=watcher, live=False, clock=lambda: FIXED_NOW)
 
 
 def test_once_prints_runs_tags_and_last_values(tmp_path):
@@ -100,7 +101,7 @@ async def test_new_data_appears_without_a_key_press(tmp_path):
     root = tmp_path / "runs"
     tensorboardx_run(root / "grow", steps=5)
     watcher = LogWatcher([str(root)], interval=0.1)
-    app = WatchApp(watcher)
+    app = make_app("watch", watcher=watcher)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.5)
         screen = app.screen

@@ -139,9 +139,10 @@ def watch_main(argv: Sequence[str]) -> int:
         watcher.poll()
         print(summary(watcher.store))
         return 0
-    from .tui.watch_app import run_watch_app
+    from .tui.app import make_app
 
-    return run_watch_app(watcher, args.theme)
+    make_app("watch", watcher=watcher, theme=args.theme).run()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,9 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_theme(parser_for_errors(), args.theme)
     if not args.no_ui:
         if sys.stdin.isatty() and sys.stdout.isatty():
-            from .tui.train_app import run_train_app
+            from .tui.app import make_app
 
-            return run_train_app(config, args.theme)
+            make_app("train", config=config, theme=args.theme).run()
+            return 0
         print(f"{PROG}: no terminal; training headless as with --no-ui", file=sys.stderr)
     from .headless import run_headless
 

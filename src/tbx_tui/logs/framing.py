@@ -58,11 +58,6 @@ def _strided_u64(buf: np.ndarray, start: int, count: int, stride: int) -> np.nda
     return np.ascontiguousarray(view).view("<u8").ravel()
 
 
-def _strided_u32(buf: np.ndarray, start: int, count: int, stride: int) -> np.ndarray:
-    view = as_strided(buf[start:], shape=(count, 4), strides=(stride, 1), writeable=False)
-    return np.ascontiguousarray(view).view("<u4").ravel()
-
-
 def _period(lengths: list[int]) -> int:
     n = len(lengths)
     for q in range(1, min(_MAX_PERIOD, n // 2) + 1):

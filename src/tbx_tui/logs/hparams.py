@@ -7,7 +7,6 @@ import struct
 from .wire import WireError, fields
 
 _F64 = struct.Struct("<d")
-STATUS = {0: "unknown", 1: "success", 2: "failure", 3: "running"}
 
 
 def _value(buf, start: int, end: int):

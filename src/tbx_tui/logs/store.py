@@ -92,7 +92,6 @@ class RunData:
     empty_files: int = 0
     last_step: int | None = None
     last_wall: float | None = None    # newest event wall time
-    last_change: float = 0.0          # monotonic time this run last got data
     mtime: float = 0.0                # newest event file modification time (epoch s)
     file_version: float = 0.0
     recent_step: int = -(1 << 62)     # last summary step, for old-file restarts
@@ -117,12 +116,12 @@ class MetricStore:
             if self.runs.pop(name, None) is not None:
                 self.version += 1
 
-    def touch(self, run: RunData, now: float) -> None:
+    def touch(self, run: RunData) -> None:
+        """Mark a run changed, for readers comparing versions."""
         run.version += 1
-        run.last_change = now
         self.version += 1
 
-    def apply(self, run: RunData, chunk: Chunk, now: float) -> None:
+    def apply(self, run: RunData, chunk: Chunk) -> None:
         """Add one file's new data to its run, honouring restarts, in file order."""
         with self.lock:
             run.records += chunk.records
@@ -130,7 +129,7 @@ class MetricStore:
             purges = self._events(run, chunk)
             for tag, offsets, steps, walls, values in chunk.scalars.per_tag():
                 self._add_scalars(run, tag, offsets, steps, walls, values, purges)
-            self.touch(run, now)
+            self.touch(run)
 
     def _events(self, run: RunData, chunk: Chunk) -> list[tuple[int, int, tuple | None]]:
         """Apply the general decoder's events; return purges (offset, step, tags|None)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 from .reader import EventFileReader
@@ -63,8 +62,6 @@ class LogWatcher:
         self.store = store or MetricStore()
         self.interval = interval
         self.readers: dict[str, EventFileReader] = {}
-        self.polls = 0
-        self.last_poll: float | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -93,15 +90,13 @@ class LogWatcher:
                 if chunk is not None:
                     if chunk.reset:
                         run = self._restart_run(name, folder)
-                    store.apply(run, chunk, time.monotonic())
+                    store.apply(run, chunk)
             if (empty, newest) != (run.empty_files, run.mtime):
                 with store.lock:
                     run.empty_files, run.mtime = empty, newest
-                    store.touch(run, time.monotonic())
+                    store.touch(run)
         for path in [p for p in self.readers if not os.path.exists(p)]:
             del self.readers[path]
-        self.polls += 1
-        self.last_poll = time.time()
         return self.store.version != before
 
     def _restart_run(self, name: str, folder: str) -> RunData:

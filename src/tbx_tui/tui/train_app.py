@@ -46,7 +46,3 @@ class TrainApp(ThemedApp):
 
         self.push_screen(ConfirmQuit(), answer)
 
-
-def run_train_app(config: RunConfig, theme: str | None = None) -> int:
-    TrainApp(config, theme_name=theme).run()
-    return 0

@@ -28,7 +28,3 @@ class WatchApp(ThemedApp):
     def on_unmount(self) -> None:
         self.watcher.stop()
 
-
-def run_watch_app(watcher: LogWatcher, theme: str | None = None) -> int:
-    WatchApp(watcher, theme_name=theme).run()
-    return 0

@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, Tree
 
+from ...logs.series import DEFAULT_SMOOTHING
 from ...logs.store import MetricStore
 from ..widgets.curve_plot import CurveData, CurvePlot, legend_markup
 from ..widgets.histogram_plot import MODES, HistogramPlot
@@ -59,7 +60,7 @@ class DashboardScreen(Screen):
         self.known: set[str] = set()
         self.scalar_tag: str | None = None
         self.hist_tag: str | None = None
-        self.smoothing = 0.6
+        self.smoothing = DEFAULT_SMOOTHING
         self.by_time = False
         self.log_y = False
         self.hist_mode = MODES[0]
