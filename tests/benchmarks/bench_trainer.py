@@ -30,7 +30,7 @@ from tbx_tui.engine.models import SimpleCNN  # noqa: E402
 LOG = 100
 
 
-def tutorial_loop(data_dir: str, steps: int, logdir: str) -> float:
+def tutorial_loop(data_dir: str, steps: int, logdir: str, device: str = "cpu") -> float:
     """The tutorial's section 5 loop, verbatim in spirit. Returns steps/s after step LOG."""
     import torchvision
     import torchvision.transforms as transforms
@@ -41,7 +41,7 @@ def tutorial_loop(data_dir: str, steps: int, logdir: str) -> float:
                                           transform=transform)
     trainloader = torch.utils.data.DataLoader(trainset, batch_size=32, shuffle=True)
     torch.manual_seed(0)
-    model = SimpleCNN((1, 28, 28), 10)
+    model = SimpleCNN((1, 28, 28), 10).to(device)
     criterion = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
     writer = SummaryWriter(log_dir=logdir)
@@ -51,6 +51,7 @@ def tutorial_loop(data_dir: str, steps: int, logdir: str) -> float:
             t_start = time.perf_counter()
         if i == steps:
             break
+        inputs, targets = inputs.to(device), targets.to(device)  # as the tutorial would on a GPU
         outputs = model(inputs)
         loss = criterion(outputs, targets)
         optimizer.zero_grad()
@@ -87,10 +88,10 @@ class _Clock:
         pass
 
 
-def our_trainer(data, steps: int, logdir: str, hist_every: int) -> float:
+def our_trainer(data, steps: int, logdir: str, hist_every: int, device: str = "cpu") -> float:
     cfg = RunConfig(model="simple_cnn", data="mnist", epochs=1, batch_size=32, lr=1e-3,
                     optimizer="adam", log_every=LOG, hist_every=hist_every, max_steps=steps,
-                    logdir=logdir, device="cpu")
+                    logdir=logdir, device=device)
     clock = _Clock()
     Trainer(cfg, [TensorBoardSink(), clock], data=data).run()
     return (steps - LOG) / (clock.times[steps] - clock.times[LOG])
@@ -101,19 +102,21 @@ def main() -> int:
     p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     p.add_argument("--steps", type=int, default=600, help="steps per round (timed after 100)")
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--device", default="cpu", help="cpu, or cuda on a GPU machine")
     args = p.parse_args()
     if args.steps % LOG or args.steps <= LOG:
         p.error(f"--steps must be a multiple of {LOG} above {LOG}")
     data = load_dataset("mnist", args.data_dir)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.device}, "
           f"{args.steps} steps/round, {args.rounds} rounds")
     rows = {"tutorial loop": [], "tbx-tui Trainer": [], "tbx-tui Trainer + histograms": []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            rows["tutorial loop"].append(tutorial_loop(args.data_dir, args.steps, f"{tmp}/t{r}"))
-            rows["tbx-tui Trainer"].append(our_trainer(data, args.steps, f"{tmp}/o{r}", 0))
+            d = args.device
+            rows["tutorial loop"].append(tutorial_loop(args.data_dir, args.steps, f"{tmp}/t{r}", d))
+            rows["tbx-tui Trainer"].append(our_trainer(data, args.steps, f"{tmp}/o{r}", 0, d))
             rows["tbx-tui Trainer + histograms"].append(
-                our_trainer(data, args.steps, f"{tmp}/h{r}", LOG))
+                our_trainer(data, args.steps, f"{tmp}/h{r}", LOG, d))
     # Rounds are paired (run back to back), so the median of per-round ratios is the
     # figure least moved by a noisy neighbour on a shared machine.
     base = rows["tutorial loop"]
