@@ -110,6 +110,10 @@ async def test_pause_resume_lr_and_stop(tmp_path):
         await wait_for(pilot, lambda: s.trainer.snapshot().state.value == "running")
         await pilot.press("L")
         assert isinstance(app.screen, LrScreen)
+        app.screen.query_one("#lr").value = "-1"
+        await pilot.press("enter")
+        assert isinstance(app.screen, LrScreen)  # the --lr rule, shown in the dialog
+        assert "must be > 0" in str(app.screen.query_one("#lr-error").render())
         app.screen.query_one("#lr").value = "0.0005"
         await pilot.press("enter")
         await wait_for(pilot, lambda: s.trainer.snapshot().lr == pytest.approx(0.0005))

@@ -24,6 +24,11 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def add_theme_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--theme", metavar="NAME",
+                   help="app theme (themes/*.toml, or ~/.config/tbx-tui/themes); t cycles")
+
+
 def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -50,8 +55,7 @@ def build_parser() -> OneLineParser:
     p.add_argument("--config", metavar="FILE",
                    help="TOML run file; every run folder holds one (config.toml)")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    p.add_argument("--theme", metavar="NAME",
-                   help="app theme (themes/*.toml, or ~/.config/tbx-tui/themes); t cycles")
+    add_theme_flag(p)
     group = p.add_argument_group("run settings")
     for name, f in FIELDS.items():
         m = f.metadata
@@ -101,35 +105,32 @@ def build_watch_parser() -> OneLineParser:
                    help="print a text summary and exit (the default without a terminal)")
     p.add_argument("--refresh", type=float, default=1.0, metavar="SECONDS",
                    help="seconds between reads of the logs (default: 1)")
-    p.add_argument("--theme", metavar="NAME",
-                   help="app theme (themes/*.toml, or ~/.config/tbx-tui/themes); t cycles")
+    add_theme_flag(p)
     return p
 
 
-def parser_for_errors() -> OneLineParser:
-    return OneLineParser(prog=PROG)
-
-
-def check_theme(parser: OneLineParser, name: str | None) -> None:
+def check_theme(prog: str, name: str | None) -> None:
+    """Exit 2 with one line for a theme no theme file defines."""
     if name is None:
         return
     from .tui.themes import available_themes
 
     themes, _ = available_themes()
     if name not in themes:
-        parser.exit(2, f"{parser.prog}: error: --theme: unknown theme {name!r}; known: "
-                       f"{', '.join(sorted(themes))}\n")
+        sys.stderr.write(f"{prog}: error: --theme: unknown theme {name!r}; known: "
+                         f"{', '.join(sorted(themes))}\n")
+        sys.exit(2)
 
 
 def watch_main(argv: Sequence[str]) -> int:
     parser = build_watch_parser()
     args = parser.parse_args(argv)
     if not args.refresh > 0:
-        parser.exit(2, f"{PROG} watch: error: --refresh: must be > 0 (got {args.refresh})\n")
+        parser.exit(2, f"{parser.prog}: error: --refresh: must be > 0 (got {args.refresh})\n")
     for d in args.logdirs:
         if not os.path.isdir(d):
-            parser.exit(2, f"{PROG} watch: error: not a directory: {d}\n")
-    check_theme(parser, args.theme)
+            parser.exit(2, f"{parser.prog}: error: not a directory: {d}\n")
+    check_theme(parser.prog, args.theme)
     from .logs.watcher import LogWatcher
 
     watcher = LogWatcher(args.logdirs, interval=args.refresh)
@@ -150,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "watch":
         return watch_main(argv[1:])
     args, config = parse_config(argv)
-    check_theme(parser_for_errors(), args.theme)
+    check_theme(PROG, args.theme)
     if not args.no_ui:
         if sys.stdin.isatty() and sys.stdout.isatty():
             from .tui.app import make_app

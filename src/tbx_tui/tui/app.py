@@ -8,7 +8,7 @@ import time
 from textual.app import App
 from textual.binding import Binding
 
-from .themes import DEFAULT_THEME, available_themes
+from .themes import DEFAULT_THEME, available_themes, rgb
 from .widgets.palette import set_palette
 
 
@@ -35,8 +35,7 @@ class ThemedApp(App):
     def _theme_changed(self, theme) -> None:
         plot = self.plot_themes.get(theme.name)
         bg = theme.background or ("#1e1e1e" if theme.dark else "#ffffff")
-        rgb = tuple(int(bg.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
-        set_palette(plot.runs if plot else None, rgb)
+        set_palette(plot.runs if plot else None, rgb(bg))
         for screen in self.screen_stack:
             if hasattr(screen, "invalidate_plots"):
                 screen.invalidate_plots()

@@ -30,7 +30,7 @@ class ThemeError(ValueError):
     pass
 
 
-def _rgb(text: str) -> tuple[int, int, int]:
+def rgb(text: str) -> tuple[int, int, int]:
     text = text.lstrip("#")
     if len(text) != 6:
         raise ValueError(f"not a #rrggbb colour: {text!r}")
@@ -46,7 +46,7 @@ def load_theme(path: Path) -> PlotTheme:
             raise ValueError(f"unknown colour(s): {', '.join(sorted(unknown))}")
         theme = Theme(name=str(data["name"]), dark=bool(data.get("dark", True)),
                       **{k: str(v) for k, v in colours.items()})
-        runs = tuple(_rgb(c) for c in data.get("plot", {}).get("runs", [])) or \
+        runs = tuple(rgb(c) for c in data.get("plot", {}).get("runs", [])) or \
             ((86, 156, 214), (255, 159, 67), (106, 190, 48), (230, 80, 80))
     except (OSError, tomllib.TOMLDecodeError, KeyError, ValueError, TypeError) as e:
         raise ThemeError(f"theme {path}: {e}") from None

@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from ...progress import format_progress
+from ...config import ConfigError, check_field
 from ...logs.watcher import LogWatcher
 from ..training import TrainingSession
 from .dashboard import DashboardScreen
@@ -36,10 +37,12 @@ class LrScreen(ModalScreen[float | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         try:
             value = float(event.value)
-            if not value > 0 or value != value or value == float("inf"):
-                raise ValueError
+            check_field("lr", value)  # the same rule as --lr and the setup form
+        except ConfigError as e:
+            self.query_one("#lr-error", Static).update(f"✗ {e.rule}")
+            return
         except ValueError:
-            self.query_one("#lr-error", Static).update("✗ must be a number > 0")
+            self.query_one("#lr-error", Static).update("✗ must be a number")
             return
         self.dismiss(value)
 
