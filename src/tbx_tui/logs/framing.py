@@ -26,7 +26,10 @@ HEADER = 12     # length + its CRC
 OVERHEAD = 16   # header + payload CRC
 _LEARN = 16     # records read one by one before guessing a period
 _MAX_PERIOD = 8
-_MAX_RECORD = 1 << 31  # TensorBoard's own reader refuses nothing smaller; a sanity bound
+# The largest record believed. TensorBoard would try any length, but no writer emits a
+# summary this large, and a corrupt header claiming more must not make us read (and
+# hold) that many bytes: such a header is treated as garbage and skipped.
+MAX_RECORD = 256 << 20
 
 
 @dataclass
@@ -82,10 +85,27 @@ def _resync(buf: np.ndarray, start: int, end: int) -> int | None:
     return None
 
 
-def frame(raw: bytes, buf: np.ndarray, pos: int = 0) -> Framed:
+def _next_record(raw: bytes, buf: np.ndarray, start: int, end: int) -> int | None:
+    """First offset >= start where a whole record lies with both CRCs valid, or None."""
+    while True:
+        found = _resync(buf, start, end)
+        if found is None:
+            return None
+        (length,) = _U64.unpack_from(raw, found)
+        tail = found + HEADER + length
+        if length <= MAX_RECORD and tail + 4 <= end and \
+                masked(crc32c(raw[found + HEADER:tail])) == _U32.unpack_from(raw, tail)[0]:
+            return found
+        start = found + 1
+
+
+def frame(raw: bytes, buf: np.ndarray, pos: int = 0, at_eof: bool = False) -> Framed:
     """Split raw[pos:] into blocks of records; stop at a partial record (``end``). Headers
     read one by one are CRC-checked here; records found by speculation, and all payloads,
-    are checked by the reader (a matching template carries the header bytes too)."""
+    are checked by the reader (a matching template carries the header bytes too).
+    ``at_eof``: raw ends where the file does, so a record that claims to run past the end
+    while a whole valid record starts inside its claimed span has a corrupt length (a
+    writer appends records whole, one after another) and is skipped instead of waited for."""
     end = len(raw)
     blocks: list[Block] = []
     bad = skipped_bytes = 0
@@ -103,7 +123,7 @@ def frame(raw: bytes, buf: np.ndarray, pos: int = 0) -> Framed:
     while pos + HEADER <= end:
         (length,) = _U64.unpack_from(raw, pos)
         if masked(crc32c(raw[pos:pos + 8])) != _U32.unpack_from(raw, pos + 8)[0] \
-                or length > _MAX_RECORD:
+                or length > MAX_RECORD:
             found = _resync(buf, pos + 1, end)
             bad += 1
             if found is None:  # keep the tail: a header may still be arriving there
@@ -114,7 +134,13 @@ def frame(raw: bytes, buf: np.ndarray, pos: int = 0) -> Framed:
             pos, learnt = found, []
             continue
         if pos + OVERHEAD + length > end:
-            break  # partial record: retried on the next read
+            found = _next_record(raw, buf, pos + 1, end) if at_eof else None
+            if found is None:
+                break  # partial record: retried once the file grows
+            bad += 1
+            skipped_bytes += found - pos
+            pos, learnt = found, []
+            continue
         add(pos, length)
         pos += OVERHEAD + length
         learnt.append(length)

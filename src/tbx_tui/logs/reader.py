@@ -16,12 +16,13 @@ general decoder one by one.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 from crc32c import crc32c
 
-from .crc import masked, masked_array, tables
+from .crc import byte_table, masked, masked_array
 from .framing import HEADER, OVERHEAD, Block, frame, header_ok
 from .wire import Event, ScalarLayout, WireError, parse_event, scalar_layout
 
@@ -109,13 +110,14 @@ class _Template:
         self.expect64 = np.pad(expect, (0, self.width - self.size)).view("<u8")
         self.data_cols = np.flatnonzero(layout.mask != 0xFF)
         payload = record[HEADER:HEADER + length]
-        t, _ = tables(length)
+        # Tables for the few data bytes only (wall time, step, value): linear in length.
+        self.tables = np.stack([byte_table(length - 1 - int(j)) for j in self.data_cols]) \
+            if len(self.data_cols) else np.zeros((0, 256), dtype=np.uint32)
         # CRC of a matching payload = this constant XOR its data bytes' contributions.
         base = crc32c(payload.tobytes())
-        for j in self.data_cols:
-            base ^= int(t[j][payload[j]])
+        for k, j in enumerate(self.data_cols):
+            base ^= int(self.tables[k][payload[j]])
         self.base = base
-        self.tables = t[self.data_cols]
         self.data_cols = self.data_cols + HEADER  # as columns of the whole record
 
     def scan(self, records: np.ndarray, offsets: np.ndarray,
@@ -152,56 +154,131 @@ class _Template:
         return match, bad
 
 
+def _size_text(n: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
 class EventFileReader:
-    def __init__(self, path: str):
+    """Reads one event file incrementally. ``problem`` says, in words, what keeps part of
+    the file from being read (an OS error, or a record that never completes)."""
+
+    STUCK_SECONDS = 30.0  # an incomplete last record this old is reported, not waited on
+
+    def __init__(self, path: str, clock=time.time):
         self.path = path
+        self.clock = clock
         self.offset = 0
         self.size = 0
         self.records = 0
         self.bad = 0
         self.plugins: dict[str, str] = {}  # tag -> plugin, learnt from metadata
+        self.error: str | None = None      # the last OS error, in words
+        self._identity: tuple | None = None  # (device, inode, first bytes) of what was read
+        self._pending: tuple[int, int | None] | None = None  # incomplete record: where, claim
+        self._stuck: tuple[int, float] | None = None  # (file size, since) while stuck on it
+
+    @property
+    def problem(self) -> str | None:
+        if self.error:
+            return self.error
+        if self._pending is None or self._stuck is None:
+            return None
+        at, claim = self._pending
+        present = self.size - at
+        if claim is not None and (claim > READ_CHUNK
+                                  or self.clock() - self._stuck[1] >= self.STUCK_SECONDS):
+            return (f"incomplete record at byte {at:,}: its header claims "
+                    f"{_size_text(claim)}, {_size_text(present)} present")
+        return None
+
+    def rewind(self) -> None:
+        """Forget everything read: the file will be read again from its start."""
+        self.offset = self.records = self.bad = 0
+        self.plugins.clear()
+        self._identity = self._pending = self._stuck = None
+
+    def replaced(self) -> bool:
+        """Whether the file is no longer the one read so far: truncated, or another file
+        under the same name (a new inode, or different first bytes)."""
+        if self._identity is None:
+            return False
+        try:
+            st = os.stat(self.path)
+            if st.st_size < self.offset or (st.st_dev, st.st_ino) != self._identity[:2]:
+                return True
+            if st.st_size == self.size:
+                return False
+            with open(self.path, "rb") as f:
+                return f.read(len(self._identity[2])) != self._identity[2]
+        except OSError:
+            return False  # read() reports it
 
     def read(self) -> Chunk | None:
         """New complete records since the last call, or None if there are none."""
         try:
-            size = os.stat(self.path).st_size
-        except OSError:
+            st = os.stat(self.path)
+        except OSError as e:
+            self.error = f"cannot read: {e.strerror or e}"
             return None
-        reset = size < self.offset
-        if reset:  # truncated or replaced: what we had is no longer this file
-            self.offset = self.records = self.bad = 0
-            self.plugins.clear()
-        self.size = size
+        reset = self.replaced()
+        if reset:  # what we had is no longer this file
+            self.rewind()
+        size = self.size = st.st_size
         if size == self.offset and not reset:
+            self.error = None
             return None
+        if self._stuck is not None and self._stuck[0] == size:
+            return None  # still the same incomplete record: nothing new to read
         chunk = Chunk(Scalars(), [], 0, 0, reset)
         try:
             with open(self.path, "rb") as f:
+                if self._identity is None:
+                    self._identity = (st.st_dev, st.st_ino, f.read(64))
                 want = READ_CHUNK
                 while self.offset < size:
                     f.seek(self.offset)
                     raw = f.read(min(size - self.offset, want))
                     if not raw:
                         break
-                    consumed = self._decode(raw, self.offset, chunk)
+                    at_eof = self.offset + len(raw) >= size
+                    consumed = self._decode(raw, self.offset, chunk, at_eof)
                     if consumed == 0:
-                        if len(raw) < want or len(raw) < HEADER:
+                        if at_eof or len(raw) < HEADER:
                             break  # a partial record at the end: wait for more bytes
                         # One record bigger than the read size (a graph, an image):
-                        # read enough for it and try again.
+                        # read enough for it and try again (framing bounds the claim).
                         want = max(want, OVERHEAD + int.from_bytes(raw[:8], "little"))
                         continue
                     want = READ_CHUNK
                     self.offset += consumed
-        except OSError:
-            return chunk if chunk.records or chunk.bad else None
+                self._note_pending(f, size)
+            self.error = None
+        except OSError as e:
+            self.error = f"cannot read: {e.strerror or e}"
         self.records += chunk.records
         self.bad += chunk.bad
-        return chunk
+        return chunk if chunk.records or chunk.bad or reset else None
 
-    def _decode(self, raw: bytes, base: int, chunk: Chunk) -> int:
+    def _note_pending(self, f, size: int) -> None:
+        """Remember an incomplete record left at the end, and since when it is there."""
+        if self.offset >= size:
+            self._pending = self._stuck = None
+            return
+        claim = None
+        if size - self.offset >= HEADER:
+            f.seek(self.offset)
+            claim = OVERHEAD + int.from_bytes(f.read(8), "little")
+        if self._pending != (self.offset, claim):
+            self._pending, self._stuck = (self.offset, claim), (size, self.clock())
+        else:
+            self._stuck = (size, self._stuck[1] if self._stuck else self.clock())
+
+    def _decode(self, raw: bytes, base: int, chunk: Chunk, at_eof: bool) -> int:
         buf = np.frombuffer(raw, dtype=np.uint8)
-        framed = frame(raw, buf)
+        framed = frame(raw, buf, at_eof=at_eof)
         chunk.bad += framed.bad
         for block in framed.blocks:
             self._decode_block(raw, buf, block, base, chunk)

@@ -90,6 +90,7 @@ class RunData:
     bad: int = 0                      # records skipped (bad CRC, undecodable, garbage)
     files: int = 0
     empty_files: int = 0
+    problems: dict[str, str] = field(default_factory=dict)  # file name -> what is wrong
     last_step: int | None = None
     last_wall: float | None = None    # newest event wall time
     mtime: float = 0.0                # newest event file modification time (epoch s)

@@ -38,6 +38,8 @@ def summary(store: MetricStore, now: float | None = None) -> str:
                          f"updated {updated}")
             if run.empty_files:
                 lines.append(f"  ({run.empty_files} empty event file(s))")
+            for where, problem in sorted(run.problems.items()):
+                lines.append(f"  ! {where + ': ' if where else ''}{problem}")
             width = max([len(t) for t in list(run.scalars) + list(run.histograms)] + [3])
             for tag in sorted(run.scalars):
                 s = run.scalars[tag]

@@ -22,14 +22,28 @@ def is_event_file(name: str) -> bool:
     return "tfevents" in name
 
 
-def discover(roots: list[str]) -> dict[str, tuple[str, list[str]]]:
-    """run name -> (run folder, its event files sorted by name, as TensorBoard orders them)."""
+def discover(roots: list[str], problems: dict[str, str] | None = None
+             ) -> dict[str, tuple[str, list[str]]]:
+    """run name -> (run folder, its event files sorted by name, as TensorBoard orders them).
+    Folders that cannot be listed go into ``problems`` (run name -> what is wrong): one of
+    them may hold runs, and saying nothing would show it as absent."""
     found: dict[str, tuple[str, list[str]]] = {}
     prefix = len(roots) > 1
     for root in roots:
         root_path = Path(root)
+
+        def name_of(folder: str) -> str:
+            rel = os.path.relpath(folder, root)
+            name = root_path.resolve().name if rel == "." else rel.replace(os.sep, "/")
+            return f"{root_path.resolve().name}/{name}" if prefix and rel != "." else name
+
+        def unreadable(err: OSError) -> None:
+            if problems is not None:
+                problems[name_of(err.filename or root)] = \
+                    f"cannot list folder: {err.strerror or err}"
+
         seen: set[str] = set()
-        for folder, dirs, files in os.walk(root, followlinks=True):
+        for folder, dirs, files in os.walk(root, followlinks=True, onerror=unreadable):
             real = os.path.realpath(folder)
             if real in seen:  # a symlink loop, or the same folder twice: read it once
                 dirs.clear()
@@ -37,13 +51,8 @@ def discover(roots: list[str]) -> dict[str, tuple[str, list[str]]]:
             seen.add(real)
             dirs.sort()
             events = sorted(f for f in files if is_event_file(f))
-            if not events:
-                continue
-            rel = os.path.relpath(folder, root)
-            name = root_path.resolve().name if rel == "." else rel.replace(os.sep, "/")
-            if prefix and rel != ".":
-                name = f"{root_path.resolve().name}/{name}"
-            found[name] = (folder, [os.path.join(folder, f) for f in events])
+            if events:
+                found[name_of(folder)] = (folder, [os.path.join(folder, f) for f in events])
     return found
 
 
@@ -52,6 +61,8 @@ def run_status(run: RunData, now: float) -> str:
         return "finished"
     if run.finished is False:
         return "failed"
+    if run.problems and not run.records:
+        return "unreadable"
     return "live" if run.mtime and now - run.mtime < LIVE_SECONDS else "stale"
 
 
@@ -70,42 +81,54 @@ class LogWatcher:
     def poll(self) -> bool:
         """One pass over every root. Returns whether the store changed."""
         before = self.store.version
-        found = discover(self.roots)
+        unlisted: dict[str, str] = {}
+        found = discover(self.roots, unlisted)
         store = self.store
-        for name in [n for n in store.runs if n not in found]:
+        for name in [n for n in store.runs if n not in found and n not in unlisted]:
             store.drop_run(name)
+        for name, problem in unlisted.items():
+            if name not in found:
+                self._set_problems(store.run(name, ""), {"": problem})
         for name, (folder, files) in found.items():
-            run = store.run(name, folder)
-            run.files = len(files)
-            empty, newest = 0, run.mtime
-            for path in files:
-                try:
-                    st = os.stat(path)
-                except OSError:
-                    continue
-                empty += st.st_size == 0
-                newest = max(newest or 0.0, st.st_mtime)
-                reader = self.readers.setdefault(path, EventFileReader(path))
-                chunk = reader.read()
-                if chunk is not None:
-                    if chunk.reset:
-                        run = self._restart_run(name, folder)
-                    store.apply(run, chunk)
-            if (empty, newest) != (run.empty_files, run.mtime):
-                with store.lock:
-                    run.empty_files, run.mtime = empty, newest
-                    store.touch(run)
-        for path in [p for p in self.readers if not os.path.exists(p)]:
+            self._poll_run(name, folder, files)
+        for path in [p for p in self.readers if not os.path.lexists(p)]:
             del self.readers[path]
         return self.store.version != before
 
-    def _restart_run(self, name: str, folder: str) -> RunData:
-        """A file was truncated or replaced: reread the whole run from scratch."""
-        self.store.drop_run(name)
-        for path, reader in self.readers.items():
-            if os.path.dirname(path) == folder:
-                reader.offset = reader.records = reader.bad = 0
-        return self.store.run(name, folder)
+    def _poll_run(self, name: str, folder: str, files: list[str]) -> None:
+        store = self.store
+        readers = [self.readers.setdefault(p, EventFileReader(p)) for p in files]
+        if any(r.replaced() for r in readers):
+            # A file was truncated or replaced: what the run holds is void. Read the
+            # whole run again, in file order, in this same pass.
+            store.drop_run(name)
+            for r in readers:
+                r.rewind()
+        run = store.run(name, folder)
+        run.files = len(files)
+        empty, newest = 0, run.mtime
+        for reader in readers:
+            chunk = reader.read()
+            if chunk is not None and (chunk.records or chunk.bad):
+                store.apply(run, chunk)
+            try:
+                st = os.stat(reader.path)
+            except OSError:
+                continue
+            empty += st.st_size == 0
+            newest = max(newest or 0.0, st.st_mtime)
+        problems = {os.path.basename(r.path): r.problem for r in readers if r.problem}
+        self._set_problems(run, problems)
+        if (empty, newest) != (run.empty_files, run.mtime):
+            with store.lock:
+                run.empty_files, run.mtime = empty, newest
+                store.touch(run)
+
+    def _set_problems(self, run: RunData, problems: dict[str, str]) -> None:
+        if problems != run.problems:
+            with self.store.lock:
+                run.problems = problems
+                self.store.touch(run)
 
     # ---- background thread -----------------------------------------------------------
     def start(self) -> None:

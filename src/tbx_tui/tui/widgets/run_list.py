@@ -1,4 +1,5 @@
-"""The runs: name, status, last step, last update, skipped records; space puts a run on or
+"""The runs: name, status, last step, last update, skipped records, what keeps a file
+from being read; space puts a run on or
 off the chart; the highlighted run is the one histograms and export use."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ class RunList(DataTable):
         self.cursor_type = "row"
         self.zebra_stripes = True
         for label, key in (("", "on"), ("run", "run"), ("status", "status"),
-                           ("step", "step"), ("updated", "updated"), ("skipped", "skipped")):
+                           ("step", "step"), ("updated", "updated"), ("skipped", "skipped"), ("problem", "problem")):
             self.add_column(label, key=key)
 
     def sync(self, runs: dict[str, RunData], shown: set[str], now: float) -> None:
@@ -32,6 +33,8 @@ class RunList(DataTable):
                 "step": "-" if run.last_step is None else str(run.last_step),
                 "updated": ago(now - run.mtime) if run.mtime else "-",
                 "skipped": str(run.bad) if run.bad else "",
+                "problem": "; ".join(f"{k + ': ' if k else ''}{v}"
+                                     for k, v in sorted(run.problems.items())),
             }
             if name in existing:
                 for key, value in cells.items():
