@@ -140,7 +140,7 @@ def test_missing_dataset_offline_is_one_clear_line_and_leaves_nothing(tmp_path):
 
 def test_diverging_loss_stops_with_exit_1_and_readable_logs(tmp_path):
     r = cli("--no-ui", "--model", "mlp", "--data", "synthetic", "--optimizer", "sgd",
-            "--lr", "1e12", "--log-every", "5", cwd=tmp_path)
+            "--lr", "100", "--log-every", "5", cwd=tmp_path)
     assert r.returncode == 1
     assert "diverged: " in r.stdout and "lower --lr" in r.stdout
     run = only_run(tmp_path / "runs")

@@ -142,12 +142,20 @@ def watch_main(argv: Sequence[str]) -> int:
         return 0
     from .tui.app import make_app
 
-    make_app("watch", watcher=watcher, theme=args.theme).run()
-    return 0
+    app = make_app("watch", watcher=watcher, theme=args.theme)
+    app.run()
+    return app.return_code or 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    except KeyboardInterrupt:  # before the run's own handler is in place (imports)
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str]) -> int:
     if argv and argv[0] == "watch":
         return watch_main(argv[1:])
     args, config = parse_config(argv)
@@ -156,8 +164,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sys.stdin.isatty() and sys.stdout.isatty():
             from .tui.app import make_app
 
-            make_app("train", config=config, theme=args.theme).run()
-            return 0
+            app = make_app("train", config=config, theme=args.theme)
+            try:
+                app.run()
+            finally:  # however the app ended, a run still training is stopped and closed
+                app.close_runs()
+            return app.return_code or 0
         print(f"{PROG}: no terminal; training headless as with --no-ui", file=sys.stderr)
     from .headless import run_headless
 

@@ -24,6 +24,10 @@ SCHEDULES = ("constant", "cosine", "step")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
+# Text settings are bounded in characters: a run folder name leaves room under the usual
+# 255-byte file name limit for "-NNNN" and "-scalars.csv"; paths stay under PATH_MAX.
+NAME_MAX = 200
+PATH_MAX = 4000
 
 
 class ConfigError(ValueError):
@@ -52,15 +56,17 @@ class RunConfig:
     model: str = _f("simple_cnn", "model architecture", choices=MODELS)
     data: str = _f("digits", "dataset (digits is embedded and needs no network)",
                    choices=DATASETS)
-    data_dir: str = _f("./data", "where torchvision datasets are looked for and downloaded")
+    data_dir: str = _f("./data", "where torchvision datasets are looked for and downloaded",
+                       max=PATH_MAX)
     epochs: int = _f(10, "passes over the training set", min=1, max=100_000)
     batch_size: int = _f(32, "samples per step", min=1, max=65_536, unit="samples")
-    lr: float = _f(1e-3, "learning rate", gt=0.0)
+    lr: float = _f(1e-3, "learning rate", gt=0.0, max=100.0)
     optimizer: str = _f("adam", "optimizer", choices=OPTIMIZERS)
     momentum: float = _f(0.9, "SGD momentum (sgd only)", min=0.0, lt=1.0)
-    weight_decay: float = _f(0.0, "L2 penalty (decoupled for adamw)", min=0.0)
+    weight_decay: float = _f(0.0, "L2 penalty (decoupled for adamw)", min=0.0, max=10.0)
     lr_schedule: str = _f("constant", "learning-rate schedule over the run", choices=SCHEDULES)
-    lr_step_epochs: int = _f(3, "step schedule: epochs between decays", min=1, unit="epochs")
+    lr_step_epochs: int = _f(3, "step schedule: epochs between decays", min=1, max=100_000,
+                             unit="epochs")
     lr_gamma: float = _f(0.1, "step schedule: factor applied at each decay", gt=0.0, max=1.0)
     seed: int = _f(0, "random seed for weights, data order and synthetic data", min=0,
                    max=2**63 - 1)
@@ -68,13 +74,13 @@ class RunConfig:
                      choices=DEVICES)
     amp: bool = _f(False, "bf16 autocast where the device supports it")
     log_every: int = _f(100, "steps between scalar logs (Loss/train is their mean)", min=1,
-                        unit="steps")
+                        max=1_000_000_000, unit="steps")
     hist_every: int = _f(100, "steps between weight/gradient histograms; 0 = never", min=0,
-                         unit="steps")
+                         max=1_000_000_000, unit="steps")
     max_steps: int = _f(0, "stop after this many steps; 0 = run all epochs", min=0,
-                        unit="steps")
-    logdir: str = _f("./runs", "directory that holds one folder per run")
-    name: str = _f("", "run folder name; empty = <model>-<data>-<timestamp>")
+                        max=1_000_000_000_000, unit="steps")
+    logdir: str = _f("./runs", "directory that holds one folder per run", max=PATH_MAX)
+    name: str = _f("", "run folder name; empty = <model>-<data>-<timestamp>", max=NAME_MAX)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -102,18 +108,22 @@ def field_type(name: str) -> type:
     return {"str": str, "int": int, "float": float, "bool": bool}[FIELDS[name].type]
 
 
+def _number(value: float) -> str:
+    """A bound as a person writes it: 1,000,000,000 for ints, 0.001 or 1e-08 for floats."""
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:g}"
+
+
 def describe_rule(name: str) -> str:
     """The bounds of a field in words, for help texts."""
     m = FIELDS[name].metadata
+    if field_type(name) is str:
+        return f"at most {m['max']:,} characters" if m["max"] is not None else ""
     parts = []
-    if m["gt"] is not None:
-        parts.append(f"> {m['gt']:g}")
-    if m["min"] is not None:
-        parts.append(f">= {m['min']:g}")
-    if m["lt"] is not None:
-        parts.append(f"< {m['lt']:g}")
-    if m["max"] is not None:
-        parts.append(f"<= {m['max']:g}")
+    for key, op in (("gt", ">"), ("min", ">="), ("lt", "<"), ("max", "<=")):
+        if m[key] is not None:
+            parts.append(f"{op} {_number(m[key])}")
     return ", ".join(parts)
 
 
@@ -134,18 +144,28 @@ def check_field(name: str, value: Any) -> None:
             raise ConfigError(name, "must be a number", value)
         if not math.isfinite(value):
             raise ConfigError(name, "must be finite", value)
-    if kind is str and not isinstance(value, str):
-        raise ConfigError(name, "must be text", value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(name, "must be text", value)
+        if m["max"] is not None and len(value) > m["max"]:
+            raise ConfigError(name, f"must be at most {m['max']:,} characters (got "
+                              f"{len(value):,})")
+        if "\x00" in value:
+            raise ConfigError(name, "must not contain a NUL character")
+        return _check_text(name, value, m)
+    if m["gt"] is not None and not value > m["gt"]:
+        raise ConfigError(name, f"must be > {_number(m['gt'])}", value)
+    if m["min"] is not None and not value >= m["min"]:
+        raise ConfigError(name, f"must be >= {_number(m['min'])}", value)
+    if m["lt"] is not None and not value < m["lt"]:
+        raise ConfigError(name, f"must be < {_number(m['lt'])}", value)
+    if m["max"] is not None and not value <= m["max"]:
+        raise ConfigError(name, f"must be <= {_number(m['max'])}", value)
+
+
+def _check_text(name: str, value: str, m) -> None:
     if m["choices"] is not None and value not in m["choices"]:
         raise ConfigError(name, f"must be one of {', '.join(m['choices'])}", value)
-    if m["gt"] is not None and not value > m["gt"]:
-        raise ConfigError(name, f"must be > {m['gt']:g}", value)
-    if m["min"] is not None and not value >= m["min"]:
-        raise ConfigError(name, f"must be >= {m['min']:g}", value)
-    if m["lt"] is not None and not value < m["lt"]:
-        raise ConfigError(name, f"must be < {m['lt']:g}", value)
-    if m["max"] is not None and not value <= m["max"]:
-        raise ConfigError(name, f"must be <= {m['max']:g}", value)
     if name in ("data_dir", "logdir") and not value.strip():
         raise ConfigError(name, "must not be empty", value)
     if name == "name" and value and not _NAME_RE.match(value):

@@ -1,8 +1,9 @@
 """``tbx-tui --no-ui``: train in the foreground with console progress.
 
-Exit codes: 0 finished, 1 diverged / failed / no data, 2 bad arguments (device absent,
-no run folder possible under --logdir),
-130 after Ctrl+C and 143 after SIGTERM; in both cases the run still stops cleanly.
+Exit codes: 0 finished, 1 diverged / failed / no data / corrupt data, 2 bad arguments
+(device absent, no run folder possible under --logdir, a full disk at the start), and
+128 + the signal after Ctrl+C (130), SIGHUP (129) or SIGTERM (143); in each case the run
+still stops cleanly: it finishes the step, evaluates, saves and closes its files.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import sys
 
 from .config import RunConfig
 from .engine import (ConsoleSink, DataUnavailable, DeviceUnavailable, LogdirUnusable,
-                     RunControl, RunState, TensorBoardSink, Trainer)
+                     RunControl, RunInterrupted, RunState, TensorBoardSink, Trainer)
+
+# SIGHUP: a dropped SSH session. The console is gone then, the training is not.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def run_headless(config: RunConfig) -> int:
@@ -30,10 +34,11 @@ def run_headless(config: RunConfig) -> int:
             raise KeyboardInterrupt
         received.append(signum)
         control.stop()
-        console.message("stopping: finishing this step, then evaluating and saving "
-                        "(Ctrl+C again to quit at once)")
+        again = " (Ctrl+C again to quit at once)" if signum == signal.SIGINT else ""
+        console.message(f"stopping on {signal.Signals(signum).name}: finishing this step, "
+                        f"then evaluating and saving{again}")
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     try:
         result = trainer.run()
     except (DeviceUnavailable, LogdirUnusable) as e:
@@ -42,6 +47,9 @@ def run_headless(config: RunConfig) -> int:
     except DataUnavailable as e:
         print(f"tbx-tui: error: {e}", file=sys.stderr)
         return 1
+    except RunInterrupted as e:
+        print(f"tbx-tui: {e}", file=sys.stderr)
+        return 128 + (received[0] if received else signal.SIGINT)
     except KeyboardInterrupt:
         where = trainer.run_dir or "no run folder was created"
         print(f"tbx-tui: interrupted; event files closed ({where})", file=sys.stderr)
@@ -52,6 +60,8 @@ def run_headless(config: RunConfig) -> int:
         if console.closed_output:  # keep Python's exit-time flush from complaining
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
+    if result.run_dir is None:  # stopped before its first step; the folder is gone
+        print(f"tbx-tui: {result.message}", file=sys.stderr)
     if received:
         return 128 + received[0]
     if result.state in (RunState.FINISHED, RunState.STOPPED):

@@ -5,9 +5,11 @@ Importing this package must not import textual (tests/test_boundaries.py checks 
 
 from .control import Progress, RunControl, RunState
 from .sinks import ConsoleSink, RunInfo, RunResult, TensorBoardSink
-from .trainer import DeviceUnavailable, LogdirUnusable, Trainer, resolve_device
+from .trainer import (DeviceUnavailable, LogdirUnusable, RunInterrupted, Trainer,
+                      resolve_device)
 from .data import DataUnavailable, load_dataset
 
 __all__ = ["Progress", "RunControl", "RunState", "ConsoleSink", "RunInfo", "RunResult",
-           "TensorBoardSink", "DeviceUnavailable", "LogdirUnusable", "Trainer", "resolve_device",
+           "TensorBoardSink", "DeviceUnavailable", "LogdirUnusable", "RunInterrupted", "Trainer",
+           "resolve_device",
            "DataUnavailable", "load_dataset"]

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
+import os
+import struct
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +29,10 @@ CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 
 class DataUnavailable(RuntimeError):
     """The dataset cannot be loaded; ``str()`` is one line that says what to do."""
+
+
+class DataCorrupt(DataUnavailable):
+    """A dataset file is there but damaged; ``str()`` names the file and what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -113,14 +120,30 @@ def _torchvision(cls_name: str, classes: list[str], label: str) -> Callable[[str
 
 def _fetch(cls, data_dir: str, label: str):
     """Load from disk; if absent, let torchvision download, and turn its failure into one
-    line. torchvision prints its progress to stdout; that is kept out of our output."""
+    line. Files that are there but damaged are named as such, never as "not found".
+    torchvision prints its progress to stdout; that is kept out of our output."""
     root = Path(data_dir).expanduser()
-    try:
-        return cls(root, train=True, download=False), cls(root, train=False, download=False)
-    except RuntimeError:
-        pass
+    damaged = corrupt_files(cls, root)
+    final = [d for d in damaged if not d[2]]  # torchvision would not replace these
+    if final:
+        path, why, _ = final[0]
+        raise DataCorrupt(f"{label}: {path} is corrupt ({why}); delete it to download it "
+                          "again, or put a good copy there")
+    if not damaged:
+        try:
+            return cls(root, train=True, download=False), cls(root, train=False, download=False)
+        except RuntimeError as e:
+            if "not found" not in str(e).lower():
+                raise _unreadable(label, root, e) from None
+        except Exception as e:  # torchvision asserts on bad headers
+            raise _unreadable(label, root, e) from None
     existed = _folders(root)
-    print(f"tbx-tui: {label} not found under {root}; downloading it there…", file=sys.stderr)
+    if damaged:
+        print(f"tbx-tui: {damaged[0][0]} is damaged; downloading a fresh copy…",
+              file=sys.stderr)
+    else:
+        print(f"tbx-tui: {label} not found under {root}; downloading it there…",
+              file=sys.stderr)
     chatter = io.StringIO()
     try:
         with contextlib.redirect_stdout(chatter):
@@ -129,10 +152,68 @@ def _fetch(cls, data_dir: str, label: str):
         _remove_new_empty_folders(root, existed)
         # torchvision lists every mirror it tried; the last line is the actual cause.
         reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        if damaged:
+            path, why, _ = damaged[0]
+            raise DataCorrupt(f"{label}: {path} is corrupt ({why}) and the download to "
+                              f"replace it failed ({reason}); put a good copy there") from None
         raise DataUnavailable(
             f"{label}: no dataset files under {root} and the download failed ({reason}); "
             f"put the files there (--data-dir) or use --data digits, which needs no files"
         ) from None
+
+
+def _unreadable(label: str, root: Path, e: Exception) -> DataCorrupt:
+    what = str(e).strip().splitlines()[-1] if str(e).strip() else "bad file header"
+    return DataCorrupt(f"{label}: the dataset files under {root} cannot be read "
+                       f"({type(e).__name__}: {what})")
+
+
+_IDX_TYPES = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}  # type -> item bytes
+
+
+def idx_problem(path: Path) -> str | None:
+    """What is wrong with an IDX file (MNIST's format), or None: magic, dims, size."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if len(head) < 4:
+        return f"{size} bytes: too short for an IDX header"
+    zero, kind, nd = struct.unpack(">HBB", head[:4])
+    if zero != 0 or kind not in _IDX_TYPES or not 1 <= nd <= 3:
+        return f"bad magic number 0x{int.from_bytes(head[:4], 'big'):08x}"
+    if len(head) < 4 + 4 * nd:
+        return f"{size} bytes: the header is cut short"
+    dims = struct.unpack(f">{nd}I", head[4:4 + 4 * nd])
+    want = 4 + 4 * nd + _IDX_TYPES[kind] * math.prod(dims)
+    if size != want:
+        return f"{size:,} bytes where its header promises {want:,} (truncated?)"
+    return None
+
+
+def corrupt_files(cls, root: Path) -> list[tuple[Path, str, bool]]:
+    """(path, what is wrong, whether torchvision's download would replace it) for each
+    damaged file of a torchvision dataset under ``root``."""
+    from torchvision.datasets.utils import check_md5
+
+    found = []
+    if hasattr(cls, "resources"):  # MNIST and Fashion-MNIST: raw/ with .gz and IDX files
+        raw = root / cls.__name__ / "raw"
+        for url, md5 in cls.resources:
+            gz = raw / os.path.basename(url)
+            idx = gz.with_suffix("")
+            if idx.is_file():
+                why = idx_problem(idx)
+                if why:
+                    found.append((idx, why, False))
+            elif gz.is_file() and not check_md5(str(gz), md5):
+                found.append((gz, "its MD5 checksum does not match", True))
+    elif hasattr(cls, "train_list"):  # CIFAR: pickled batches with known checksums
+        folder = root / cls.base_folder
+        for name, md5 in cls.train_list + cls.test_list:
+            path = folder / name
+            if path.is_file() and not check_md5(str(path), md5):
+                found.append((path, "its MD5 checksum does not match", True))
+    return found
 
 
 def _folders(root: Path, depth: int = 3) -> set[Path]:

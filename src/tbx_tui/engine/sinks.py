@@ -48,52 +48,62 @@ class Sink(Protocol):
     def scalars(self, step: int, values: dict[str, float]) -> None: ...
     def histograms(self, step: int, hists: dict[str, Histogram]) -> None: ...
     def epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None: ...
-    def close(self, result: RunResult) -> None: ...
+    def close(self, result: RunResult | None) -> None: ...  # None: abandoned, no end
 
 
 class TensorBoardSink:
-    """tensorboardX writer into the run folder, hparams included (no extra folders)."""
+    """Event file in the run folder, hparams included (no extra folders). tensorboardX
+    builds the summaries; ``EventFile`` writes them whole or not at all."""
 
     def __init__(self) -> None:
-        self.writer = None
+        self.file = None
 
     def open(self, info: RunInfo) -> None:
-        from tensorboardX import SummaryWriter
         from tensorboardX.summary import hparams
 
-        # flush_secs=1: tensorboardX writes from a queue on its own thread; this bounds
-        # how long an event waits there before a reader (watch, TensorBoard) can see it.
-        self.writer = SummaryWriter(logdir=str(info.run_dir), flush_secs=1)
+        from .eventfile import EventFile
+
+        self.file = EventFile(info.run_dir)
         # add_hparams() would write into a new sub-folder; writing the summaries into
         # this run's own file puts the HParams row on the run itself.
         exp, ssi, self._sei = hparams(info.config.hparams(), {k: 0.0 for k in TEST_METRICS})
-        self.writer.file_writer.add_summary(exp)
-        self.writer.file_writer.add_summary(ssi)
-        self.writer.flush()
+        self.file.add_summary(exp, 0)
+        self.file.add_summary(ssi, 0)
+        self.file.flush()
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
+        from tensorboardX.summary import scalar
+
         for tag, value in values.items():
-            self.writer.add_scalar(tag, value, step)
-        self.writer.flush()
+            self.file.add_summary(scalar(tag, value), step)
+        self.file.flush()  # log time: readers (watch, TensorBoard) see it now
 
     def histograms(self, step: int, hists: dict[str, Histogram]) -> None:
+        from tensorboardX.summary import histogram_raw
+
         for tag, h in hists.items():
-            self.writer.add_histogram_raw(tag, h.min, h.max, h.num, h.sum, h.sum_squares,
-                                          h.bucket_limits, h.bucket_counts, step)
+            self.file.add_summary(histogram_raw(tag, h.min, h.max, h.num, h.sum,
+                                                h.sum_squares, h.bucket_limits,
+                                                h.bucket_counts), step)
+        self.file.flush()
 
     def epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
         self.scalars(step, metrics)
 
-    def close(self, result: RunResult) -> None:
-        if self.writer is None:
+    def close(self, result: RunResult | None) -> None:
+        if self.file is None:
             return
         from tensorboardX.proto.api_pb2 import Status
 
-        if result.state in (RunState.DIVERGED, RunState.FAILED):
-            self._set_status(Status.Value("STATUS_FAILURE"))
-        self.writer.file_writer.add_summary(self._sei)
-        self.writer.close()
-        self.writer = None
+        try:
+            if result is None:
+                return  # abandoned: no end to record
+            if result.state in (RunState.DIVERGED, RunState.FAILED):
+                self._set_status(Status.Value("STATUS_FAILURE"))
+            self.file.add_summary(self._sei, 0)
+        finally:
+            self.file.close()
+            self.file = None
 
     def _set_status(self, status: int) -> None:
         from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData
@@ -167,10 +177,13 @@ class ConsoleSink:
     def message(self, text: str) -> None:
         self._print(text)
 
-    def close(self, result: RunResult) -> None:
+    def close(self, result: RunResult | None) -> None:
         self._done.set()
         if self._ticker is not None:
             self._ticker.join()
+            self._ticker = None
+        if result is None:
+            return  # abandoned before it started: the caller says why
         where = result.run_dir if result.run_dir else "(no run folder)"
         took = f"{result.steps:,} steps in {_duration(result.elapsed_s)}"
         if result.state in (RunState.FINISHED, RunState.STOPPED) and result.metrics:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import shutil
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -16,6 +19,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..atomic import atomic_file, atomic_write, describe_os_error
 from ..config import RunConfig, to_toml
 from .control import Progress, RunControl, RunState
 from .data import TensorData, load_dataset, normalize
@@ -32,6 +36,51 @@ class DeviceUnavailable(ValueError):
 
 class LogdirUnusable(ValueError):
     """No run folder can be created under --logdir; ``str()`` is the one-line message."""
+
+
+class RunInterrupted(RuntimeError):
+    """Stopped before training started; no run folder exists. ``str()`` says so."""
+
+
+class SpaceReserve:
+    """A few hundred KiB held in the run folder while the run trains, and given back when
+    it fails or ends: when the disk fills up, that is the room in which the traceback and
+    the run's end status are still written."""
+
+    SIZE = 256 << 10
+    NAME = ".tbx-space-reserve"
+
+    def __init__(self, folder: Path):
+        self.path: Path | None = folder / self.NAME
+        try:
+            with open(self.path, "wb") as f:
+                f.write(bytes(self.SIZE))  # real blocks, not a sparse hole
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:
+            self.release()
+
+    def release(self) -> None:
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            self.path = None
+
+
+def check_logdir(logdir: str) -> None:
+    """Raise LogdirUnusable unless run folders can be made under ``logdir``."""
+    root = Path(logdir).expanduser().absolute()
+    missing = [p for p in [root, *root.parents] if not p.exists()]
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(prefix=".tbx-probe-", dir=root)).rmdir()
+    except OSError as e:
+        raise LogdirUnusable(f"logdir: cannot create a run folder under {logdir} "
+                             f"({e.strerror or e})") from None
+    finally:  # leave no empty folders behind if the run fails before it starts
+        for p in missing:  # deepest first
+            with contextlib.suppress(OSError):
+                p.rmdir()
 
 
 def resolve_device(name: str) -> torch.device:
@@ -146,9 +195,11 @@ class Trainer:
 
     # ---- the run --------------------------------------------------------------------
     def run(self) -> RunResult:
-        """Train to the end. DataUnavailable / DeviceUnavailable propagate before any run
-        folder exists; later failures become a FAILED result with a traceback file."""
+        """Train to the end. DataUnavailable, DeviceUnavailable, LogdirUnusable and
+        RunInterrupted propagate before any run folder is left behind; later failures
+        become a FAILED result with a traceback file."""
         cfg = self.config
+        check_logdir(cfg.logdir)  # before the data loads: a bad logdir answers at once
         device = resolve_device(cfg.device)
         self._device = str(device)
         data = (self._data or load_dataset(cfg.data, cfg.data_dir, cfg.seed)).to(device)
@@ -162,36 +213,82 @@ class Trainer:
         if cfg.max_steps:
             total = min(total, cfg.max_steps)
         self._total_steps = total
+        if self.control.stop_requested:  # Ctrl+C while loading: there is nothing to keep
+            raise RunInterrupted("interrupted before training started; no run folder "
+                                 "was created")
 
+        use_amp = cfg.amp and amp_supported(device)
+        self.run_dir = self._make_run_folder()
+        info = RunInfo(self.run_dir, cfg, self._device, use_amp, count_parameters(model),
+                       len(data.train_y), len(data.test_y), spe, total)
+        reserve = SpaceReserve(self.run_dir)
         try:
-            self.run_dir = make_run_dir(cfg.logdir, cfg.name or cfg.default_name())
+            try:
+                for sink in self.sinks:
+                    sink.open(info)
+            except OSError as e:  # a full disk at the start: nothing to keep
+                self._abandon(reserve)
+                raise LogdirUnusable(f"logdir: {describe_os_error(e)}") from None
+            self._started = time.perf_counter()
+            result = self._train(model, data, device, use_amp, spe, total)
+        except KeyboardInterrupt:  # a second Ctrl+C: close what is open, then go
+            self._finish(reserve, self._result(RunState.STOPPED, {}, "interrupted"))
+            raise
+        except LogdirUnusable:
+            raise
+        except Exception as e:  # shown to the user with the path of the full traceback
+            reserve.release()  # a full disk: room for the traceback and the end status
+            result = self._failed(e)
+        if result.state is RunState.STOPPED and self._step == 0:
+            # Stopped before its first step: an untrained model and no curve. Keeping it
+            # would list an empty run; say so instead.
+            self._abandon(reserve)
+            return self._result(RunState.STOPPED, {}, "stopped before the first step; "
+                                "no run folder was kept")
+        self._finish(reserve, result)
+        return result
+
+    def _make_run_folder(self) -> Path:
+        cfg = self.config
+        try:
+            run_dir = make_run_dir(cfg.logdir, cfg.name or cfg.default_name())
         except OSError as e:
             raise LogdirUnusable(f"logdir: cannot create a run folder under {cfg.logdir} "
                                  f"({e.strerror or e})") from None
-        (self.run_dir / "config.toml").write_text(to_toml(cfg.replace(name=self.run_dir.name)))
-        use_amp = cfg.amp and amp_supported(device)
-        info = RunInfo(self.run_dir, cfg, self._device, use_amp, count_parameters(model),
-                       len(data.train_y), len(data.test_y), spe, total)
-        opened: list[Sink] = []
-        result = None
         try:
-            for sink in self.sinks:
-                sink.open(info)
-                opened.append(sink)
-            self._started = time.perf_counter()
-            result = self._train(model, data, device, use_amp, spe, total)
-        except KeyboardInterrupt:
-            result = self._result(RunState.STOPPED, {}, "interrupted")
-            raise
-        except Exception as e:  # shown to the user with the path of the full traceback
-            log = self.run_dir / "error.log"
-            log.write_text(traceback.format_exc())
-            result = self._result(RunState.FAILED, {}, f"{type(e).__name__}: {e}", log)
-        finally:
-            for sink in opened:
-                with contextlib.suppress(Exception):  # one broken sink must not hide others
-                    sink.close(result)
-        return result
+            atomic_write(run_dir / "config.toml", to_toml(cfg.replace(name=run_dir.name)))
+        except OSError as e:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise LogdirUnusable(f"logdir: {describe_os_error(e, str(run_dir / 'config.toml'))}"
+                                 ) from None
+        return run_dir
+
+    def _abandon(self, reserve: SpaceReserve) -> None:
+        """Nothing worth keeping: close the sinks without an end record, remove the folder."""
+        self._finish(reserve, None)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        self.run_dir = None
+
+    def _finish(self, reserve: SpaceReserve, result: RunResult | None) -> None:
+        """Give the reserved space back, then close every sink, opened or not, so each can
+        record the end (the console prints a failure even when the event file could not
+        be opened). ``result`` None: the run was abandoned, there is no end to record."""
+        reserve.release()
+        for sink in self.sinks:
+            try:
+                sink.close(result)
+            except Exception:  # one broken sink must not hide others
+                pass
+
+    def _failed(self, e: Exception) -> RunResult:
+        message = describe_os_error(e) if isinstance(e, OSError) else f"{type(e).__name__}: {e}"
+        log = self.run_dir / "error.log"
+        try:
+            atomic_write(log, traceback.format_exc())
+        except OSError as write_error:
+            return self._result(RunState.FAILED, {}, f"{message} (the traceback could not "
+                                f"be saved either: {write_error.strerror})")
+        return self._result(RunState.FAILED, {}, message, log)
 
     def _result(self, state: RunState, metrics: dict, message: str = "",
                 error_log: Path | None = None) -> RunResult:
@@ -281,14 +378,21 @@ class Trainer:
                 continue
             break  # stopped early, or max_steps reached mid-epoch
 
-        if control.aborted:  # quitting: close the logs now, skip evaluation and weights
+        if step == 0:  # stopped before the first step: nothing to evaluate or keep
+            return self._result(RunState.STOPPED, {}, "stopped")
+        if control.aborted:  # quitting: keep the weights, skip the evaluation
+            self._save(model)
             return self._result(RunState.STOPPED, metrics, "aborted")
         if not metrics or self._evaluated_at != step:
             metrics = self._evaluate(model, data, autocast)
             self._emit("epoch_end", self._epoch, step - 1, metrics)
-        torch.save(model.state_dict(), self.run_dir / "model.pt")
+        self._save(model)
         state = RunState.STOPPED if control.stop_requested and step < total else RunState.FINISHED
         return self._result(state, metrics)
+
+    def _save(self, model) -> None:
+        with atomic_file(self.run_dir / "model.pt") as f:  # never a truncated model.pt
+            torch.save(model.state_dict(), f)
 
     def _histograms(self, model) -> dict:
         tensors = {}

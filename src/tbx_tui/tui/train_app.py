@@ -46,3 +46,8 @@ class TrainApp(ThemedApp):
 
         self.push_screen(ConfirmQuit(), answer)
 
+    def close_runs(self, timeout: float = 10.0) -> None:
+        """Stop every run still training (no evaluation) and wait for its files to close."""
+        for s in self.training.sessions:
+            if s.running:
+                s.quit(timeout)

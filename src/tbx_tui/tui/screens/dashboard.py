@@ -13,6 +13,8 @@ import os
 import time
 
 import numpy as np
+from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -97,6 +99,16 @@ class DashboardScreen(Screen):
 
     # ---- reading the store -------------------------------------------------------------
     def refresh_view(self) -> None:
+        """The timer's callback. Nothing may escape it: an exception here would end the
+        app, and with it a run training on a thread of this process."""
+        try:
+            self._refresh_view()
+        except Exception as e:
+            self.log.error("dashboard refresh failed", e)
+            self.set_status(Text(f"display error: {type(e).__name__}: {e} (the logs and "
+                                 "any training run are unaffected)", style="bold red"))
+
+    def _refresh_view(self) -> None:
         store, now = self.store, self.clock()
         with store.lock:
             if store.version != self._seen_version:
@@ -172,18 +184,18 @@ class DashboardScreen(Screen):
     def _status(self, now: float) -> None:
         runs = self.store.runs
         bad = sum(r.bad for r in runs.values())
-        parts = [self.title_text, f"{len(runs)} run(s)", f"smoothing {self.smoothing:.2f}",
+        parts = [escape(self.title_text), f"{len(runs)} run(s)", f"smoothing {self.smoothing:.2f}",
                  f"x: {'time' if self.by_time else 'step'}",
                  f"y: {'log' if self.log_y else 'linear'}", f"hist: {self.hist_mode}"]
         if bad:
             parts.append(f"skipped records: {bad}")
         if self.watcher is not None and self.watcher.error:
-            parts.append(f"error: {self.watcher.error}")
+            parts.append(f"error: {escape(self.watcher.error)}")
         if not runs:
             parts.append("waiting for event files…")
         self.set_status("  ·  ".join(p for p in parts if p))
 
-    def set_status(self, text: str) -> None:
+    def set_status(self, text: str | Text) -> None:
         """Fixed-size line: no layout pass (a layout pass re-renders every widget)."""
         if text != self._status_text:
             self._status_text = text

@@ -1,14 +1,20 @@
-"""A PlotextPlot that builds its text only when its figure, size or theme changed.
+"""A PlotextPlot that builds its text only when its figure, size or theme changed, and
+that shows a drawing error inside itself instead of passing it on.
 
 textual-plotext rebuilds the whole plotext figure on every render, and Textual renders a
 widget again on any layout pass: with the status line ticking, that was most of the UI
 thread's time while training (and the trainer thread's loss).
+
+plotext raises on some inputs (a log scale with nothing positive, among others). An
+exception that leaves a widget ends the Textual app, and with it a training run on a
+thread of the same process; so this panel's edge is where drawing errors stop.
 """
 
 from __future__ import annotations
 
 import time
 
+from rich.text import Text
 from textual_plotext import PlotextPlot
 
 
@@ -19,17 +25,39 @@ class CachedPlot(PlotextPlot):
         self._cache_key = None
         self._cached = None
         self.build_seconds = 0.0  # what the last build cost the UI thread
+        self.error: str | None = None  # the last drawing error, shown in the panel
 
     def changed(self) -> None:
         """Call after drawing into ``self.plt``."""
         self._figure_version += 1
         self.refresh()
 
+    def draw_safely(self, draw, *args) -> None:
+        """Run ``draw(*args)`` (which fills ``self.plt``); an error is shown, not raised."""
+        self.error = None
+        try:
+            draw(*args)
+        except Exception as e:  # any plotext or data failure: this panel only
+            self._failed(e)
+        self.changed()
+
+    def _failed(self, e: Exception) -> None:
+        self.error = f"{type(e).__name__}: {e}"
+        self.plt.clear_figure()
+
     def render(self):
         key = (self._figure_version, self.size, self.app.theme)
         if key != self._cache_key or self._cached is None:
             t0 = time.perf_counter()
-            self._cached = super().render()
+            if self.error is None:
+                try:
+                    self._cached = super().render()
+                except Exception as e:
+                    self._failed(e)
+            if self.error is not None:
+                self._cached = Text(f"this chart could not be drawn ({self.error}); "
+                                    "the data and any training run are unaffected",
+                                    style="bold red")
             self._cache_key = key
             self.build_seconds = time.perf_counter() - t0
         return self._cached

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from rich.markup import escape
 from .cached_plot import CachedPlot
 
 from ...logs.series import is_constant, minmax_downsample, smooth
@@ -40,7 +41,7 @@ class _SmoothCache:
 
 def legend_markup(entries: list[tuple[str, int]]) -> str:
     """Rich markup: a coloured block and the name of every (label, colour slot)."""
-    return "   ".join(f"[rgb({','.join(map(str, colour(i)))})]■[/] {name}"
+    return "   ".join(f"[rgb({','.join(map(str, colour(i)))})]■[/] {escape(name)}"
                        for name, i in entries)
 
 
@@ -52,9 +53,8 @@ class CurvePlot(CachedPlot):
 
     def draw(self, tag: str | None, curves: list[tuple[CurveData, int]], smoothing: float,
              by_time: bool, log_y: bool) -> None:
-        plot_curves(self.plt, max(self.size.width - 12, 10), tag or self.message, curves,
-                    smoothing, by_time, log_y, self.cache)
-        self.changed()
+        self.draw_safely(plot_curves, self.plt, max(self.size.width - 12, 10),
+                         tag or self.message, curves, smoothing, by_time, log_y, self.cache)
 
 
 def plot_curves(plt, columns: int, tag: str, curves: list[tuple[CurveData, int]],
@@ -64,13 +64,13 @@ def plot_curves(plt, columns: int, tag: str, curves: list[tuple[CurveData, int]]
     plt.clear_figure()
     plt.title(tag)
     plt.xlabel("wall time (s since start)" if by_time else "step")
-    if log_y:
-        plt.yscale("log")
     drawn = 0
     for data, generation in curves:
         x, y = data.x, data.y
-        if log_y:
-            keep = y > 0
+        # NaN and ±inf have no place on an axis (a diverged run logs them); on a log
+        # scale neither have values <= 0.
+        keep = np.isfinite(y) & np.isfinite(x) & ((y > 0) if log_y else True)
+        if not keep.all():
             x, y = x[keep], y[keep]
         if len(x) == 0:
             continue
@@ -90,4 +90,9 @@ def plot_curves(plt, columns: int, tag: str, curves: list[tuple[CurveData, int]]
         plt.plot(sx.tolist(), sy.tolist(), color=rgb, marker="braille")
         drawn += 1
     if not drawn:
-        plt.title(f"{tag}: no points yet")
+        has_points = any(len(d.y) for d, _ in curves)
+        plt.title(f"{tag}: nothing positive to show on a log scale (l: linear)"
+                  if log_y and has_points else
+                  f"{tag}: no finite values" if has_points else f"{tag}: no points yet")
+    elif log_y:  # only with something to scale: plotext fails on an empty log axis
+        plt.yscale("log")

@@ -17,11 +17,14 @@ _BANDS = ("min", "7%", "16%", "31%", "median", "69%", "84%", "93%", "max")
 class HistogramPlot(CachedPlot):
     def draw(self, run: str | None, tag: str | None, points: list[HistogramPoint],
              mode: str, index: int = 0) -> None:
+        self.draw_safely(self._draw, run, tag, points, mode, index)
+
+    def _draw(self, run: str | None, tag: str | None, points: list[HistogramPoint],
+              mode: str, index: int) -> None:
         plt = self.plt
         plt.clear_figure()
         if not tag or not points:
             plt.title("no histogram tag selected" if not tag else f"{tag}: none yet")
-            self.changed()
             return
         rgb = colour(index)
         if mode == "distribution":
@@ -51,4 +54,3 @@ class HistogramPlot(CachedPlot):
             plt.xlabel("value")
             plt.title(f"{tag} ({run}) " + (f"step {points[-1].step}" if mode == "latest" else
                       f"steps {', '.join(str(p.step) for p in chosen)} (oldest faintest)"))
-        self.changed()

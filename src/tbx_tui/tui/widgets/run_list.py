@@ -4,6 +4,7 @@ off the chart; the highlighted run is the one histograms and export use."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import DataTable
 
 from ...logs.store import RunData
@@ -28,13 +29,13 @@ class RunList(DataTable):
             run = runs[name]
             cells = {
                 "on": "●" if name in shown else "○",
-                "run": name,
+                "run": Text(name),  # a folder name is not markup
                 "status": run_status(run, now),
                 "step": "-" if run.last_step is None else str(run.last_step),
                 "updated": ago(now - run.mtime) if run.mtime else "-",
                 "skipped": str(run.bad) if run.bad else "",
-                "problem": "; ".join(f"{k + ': ' if k else ''}{v}"
-                                     for k, v in sorted(run.problems.items())),
+                "problem": Text("; ".join(f"{k + ': ' if k else ''}{v}"
+                                          for k, v in sorted(run.problems.items()))),
             }
             if name in existing:
                 for key, value in cells.items():

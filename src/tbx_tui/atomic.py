@@ -1,0 +1,60 @@
+"""Files written one way: whole or not at all.
+
+A temporary file next to the target, flushed and fsynced, then renamed over it, so a
+reader (TensorBoard, ``torch.load``, a user) sees the old file or the new one, never half
+of one; on any failure (a full disk, an interrupt) the temporary file is removed and the
+error goes on. No torch here: the UI writes CSV exports through it too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Iterator
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "wb", **open_kw) -> Iterator[IO]:
+    """Open a temporary file for writing; on success it becomes ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **open_kw) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _sync_folder(path.parent)
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
+    if isinstance(data, str):
+        with atomic_file(path, "w", encoding="utf-8") as f:
+            f.write(data)
+    else:
+        with atomic_file(path, "wb") as f:
+            f.write(data)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable (best effort: not every system can open a folder)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def describe_os_error(e: OSError, what: str = "") -> str:
+    """One line for an OSError, naming the file: 'cannot write runs/x/model.pt: No space
+    left on device'."""
+    where = what or e.filename or ""
+    reason = e.strerror or str(e) or type(e).__name__
+    return f"cannot write {where}: {reason}" if where else reason
