@@ -15,20 +15,48 @@ from pathlib import Path
 from typing import IO, Iterator
 
 
+class _WriteErrors:
+    """A file that remembers the OSError of a failed write: serialisers such as
+    ``torch.save`` turn it into an unrelated RuntimeError ("unexpected pos 832 vs 726")."""
+
+    def __init__(self, f: IO):
+        self._f = f
+        self.error: OSError | None = None
+
+    def write(self, data):
+        try:
+            return self._f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike, mode: str = "wb", **open_kw) -> Iterator[IO]:
-    """Open a temporary file for writing; on success it becomes ``path``."""
+    """Open a temporary file for writing; on success it becomes ``path``. A failed write
+    is raised as the OSError itself, naming ``path`` (not the temporary file)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, mode, **open_kw) as f:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(path)) from None
+    f = None
+    try:
+        with os.fdopen(fd, mode, **open_kw) as raw:
+            f = _WriteErrors(raw)
             yield f
-            f.flush()
-            os.fsync(f.fileno())
+            raw.flush()
+            os.fsync(raw.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        cause = f.error if f is not None and f.error is not None else e
+        if isinstance(cause, OSError):
+            raise OSError(cause.errno, cause.strerror, str(path)) from None
         raise
     _sync_folder(path.parent)
 

@@ -3,6 +3,9 @@ themes and one factory, ``make_app``, used by the CLI and the tests alike."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 import time
 
 from textual.app import App
@@ -10,6 +13,8 @@ from textual.binding import Binding
 
 from .themes import DEFAULT_THEME, available_themes, rgb
 from .widgets.palette import set_palette
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class ThemedApp(App):
@@ -23,14 +28,41 @@ class ThemedApp(App):
         for t in self.plot_themes.values():
             self.register_theme(t.theme)
         self._wanted_theme = theme_name or DEFAULT_THEME
+        self._signals: list[int] = []
 
     def on_mount(self) -> None:
+        self._catch_stop_signals()
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self._wanted_theme in self.plot_themes:
             self.theme = self._wanted_theme
         self._theme_changed(self.current_theme)
         for problem in self.theme_problems:
             self.notify(problem, severity="warning")
+
+    def _catch_stop_signals(self) -> None:
+        """SIGTERM (kill, a scheduler) and SIGHUP (a dropped SSH session) end the app the
+        way q does: runs stopped and saved, files closed, the terminal given back. Left to
+        their defaults they kill the process mid-write with the terminal still in the
+        alternate screen and mouse tracking on."""
+        loop = asyncio.get_running_loop()
+        for sig in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.stop_on_signal, sig)
+                self._signals.append(sig)
+
+    def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+        self._signals.clear()
+
+    def stop_on_signal(self, sig: int) -> None:
+        self.close_runs()
+        self.exit(return_code=128 + sig)
+
+    def close_runs(self, timeout: float = 10.0) -> None:
+        """Stop whatever this app runs, saved and closed (the trainer app has runs)."""
 
     def _theme_changed(self, theme) -> None:
         plot = self.plot_themes.get(theme.name)

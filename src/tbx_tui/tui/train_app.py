@@ -20,7 +20,7 @@ class TrainApp(ThemedApp):
         self.training = TrainingScreen(clock)
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # Textual runs the base class's on_mount too (handlers run along the MRO).
         self.push_screen(self.training)
         self.open_setup(self.initial, first=True)
 

@@ -19,7 +19,7 @@ class WatchApp(ThemedApp):
         self.live = live
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # Textual runs the base class's on_mount too (handlers run along the MRO).
         title = "watching " + ", ".join(self.watcher.roots)
         self.push_screen(DashboardScreen(self.watcher.store, title, self.watcher, self.clock))
         if self.live:

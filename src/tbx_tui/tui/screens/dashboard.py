@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, Tree
 
+from ...atomic import atomic_file, describe_os_error
 from ...logs.series import DEFAULT_SMOOTHING
 from ...logs.store import MetricStore
 from ..widgets.curve_plot import CurveData, CurvePlot, legend_markup
@@ -254,7 +255,11 @@ class DashboardScreen(Screen):
         if name is None:
             self.notify("no run to export", severity="warning")
             return
-        path = export_csv(self.store, name, os.getcwd())
+        try:
+            path = export_csv(self.store, name, os.getcwd())
+        except OSError as e:
+            self.notify(f"export failed: {describe_os_error(e)}", severity="error")
+            return
         self.notify(f"exported {name} to {path}")
 
 
@@ -265,12 +270,10 @@ def export_csv(store: MetricStore, run_name: str, folder: str) -> str:
         columns = [(tag, s.steps.copy(), s.walls.copy(), s.values.copy())
                    for tag, s in sorted(run.scalars.items())]
     path = os.path.join(folder, run_name.replace("/", "_") + "-scalars.csv")
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="") as f:
+    with atomic_file(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["tag", "step", "wall_time", "value"])
         for tag, steps, walls, values in columns:
             w.writerows(zip([tag] * len(steps), steps.tolist(), walls.tolist(),
                             [repr(v) for v in values.tolist()]))
-    os.replace(tmp, path)
     return path

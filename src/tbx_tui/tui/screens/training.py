@@ -80,7 +80,7 @@ class TrainingScreen(DashboardScreen):
         return self.sessions[-1] if self.sessions else None
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # Textual runs the base class's on_mount too (handlers run along the MRO).
         self.watcher.start()
 
     def on_unmount(self) -> None:

@@ -17,7 +17,8 @@ class RunList(DataTable):
         self.cursor_type = "row"
         self.zebra_stripes = True
         for label, key in (("", "on"), ("run", "run"), ("status", "status"),
-                           ("step", "step"), ("updated", "updated"), ("skipped", "skipped"), ("problem", "problem")):
+                           ("step", "step"), ("updated", "updated"), ("skipped", "skipped"),
+                           ("problem", "problem")):
             self.add_column(label, key=key)
 
     def sync(self, runs: dict[str, RunData], shown: set[str], now: float) -> None:
