@@ -1,0 +1,188 @@
+"""The app under faults: drawing errors never reach a training run, signals end it cleanly."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from textual_plotext import PlotextPlot
+
+from conftest import accumulator, cli
+from test_app import quick, wait_for
+from test_cli import session_status
+from tbx_tui.logs.watcher import LogWatcher
+from tbx_tui.tui.app import make_app
+from tbx_tui.tui.screens import setup as form_module
+from tbx_tui.tui.screens.dashboard import DashboardScreen
+from tbx_tui.tui.widgets.curve_plot import CurveData, CurvePlot, plot_curves, _SmoothCache
+
+
+@pytest.fixture(autouse=True)
+def cpu_only(monkeypatch):
+    def detect(done):
+        threading.Thread(target=done, args=(["cpu"],)).start()
+
+    monkeypatch.setattr(form_module, "detect_devices", detect)
+
+
+@pytest.mark.parametrize("values", [
+    [], [float("nan")] * 5, [float("inf"), -1.0, 0.0], [-3.0, -2.0], [0.0] * 4])
+def test_log_scale_with_nothing_positive_draws_a_message(values):
+    from textual_plotext.plot import Plot
+
+    fig = Plot()  # the figure a CurvePlot draws into
+    data = CurveData("run", 0, np.arange(len(values), dtype=float), np.array(values))
+    plot_curves(fig, 60, "Loss/train", [(data, 0)], 0.6, False, True, _SmoothCache())
+    fig.plotsize(80, 20)
+    text = fig.build()  # plotext itself raised here before
+    assert "Loss/train:" in text
+
+
+async def test_log_scale_on_an_empty_watch_keeps_the_app(tmp_path):
+    w = LogWatcher([str(tmp_path)])
+    w.poll()
+    app = make_app("watch", watcher=w, live=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("l")
+        await pilot.pause(0.3)
+        assert app.is_running and app.screen.log_y
+        assert app.screen.query_one(CurvePlot).error is None
+    assert app.return_code in (0, None)
+
+
+async def test_log_scale_with_every_run_hidden_during_training(tmp_path):
+    app = make_app("train", config=quick(tmp_path, epochs=30, log_every=2))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        screen = app.screen
+        s = screen.session
+        await wait_for(pilot, lambda: screen.known)
+        await pilot.press("space")  # hide the only run
+        await pilot.press("l")
+        await pilot.pause(0.5)
+        assert app.is_running and screen.log_y and not screen.shown
+        await wait_for(pilot, lambda: s.result is not None, timeout=120)
+        assert s.result.state.value == "finished"
+    assert (s.run_dir / "model.pt").exists()
+    assert session_status(accumulator(s.run_dir)) == "STATUS_SUCCESS"
+
+
+async def test_a_chart_that_cannot_draw_says_so_and_training_goes_on(tmp_path, monkeypatch):
+    def broken(self):
+        raise RuntimeError("plotext exploded")
+
+    monkeypatch.setattr(PlotextPlot, "render", broken)
+    app = make_app("train", config=quick(tmp_path, epochs=20, log_every=2))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        screen = app.screen
+        s = screen.session
+        await wait_for(pilot, lambda: s.result is not None, timeout=120)
+        await pilot.pause(0.5)
+        plot = screen.query_one(CurvePlot)
+        assert plot.error == "RuntimeError: plotext exploded"
+        assert "could not be drawn" in str(plot.render())
+        assert app.is_running and s.result.state.value == "finished"
+    assert (s.run_dir / "model.pt").exists()
+
+
+async def test_a_failing_refresh_is_a_status_message_not_a_crash(tmp_path, monkeypatch):
+    def broken(self):
+        raise ValueError("bad store")
+
+    monkeypatch.setattr(DashboardScreen, "_draw_curves", broken)
+    app = make_app("train", config=quick(tmp_path, epochs=20, log_every=2))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        screen = app.screen
+        s = screen.session
+        await wait_for(pilot, lambda: s.result is not None, timeout=120)
+        await pilot.pause(0.5)
+        assert app.is_running and s.result.state.value == "finished"
+        status = str(screen.query_one("#status").render())
+        assert "display error: ValueError: bad store" in status
+
+
+def test_a_run_folder_named_like_markup_is_shown_as_text(tmp_path):
+    from logfiles import tensorboardx_run
+
+    tensorboardx_run(tmp_path / "runs" / "[bold]x[/]", steps=3)
+    tensorboardx_run(tmp_path / "runs" / "[/oops]", steps=3)
+    r = cli("watch", "--once", "runs", cwd=tmp_path, timeout=60)
+    assert r.returncode == 0 and "[/oops]" in r.stdout
+
+
+async def test_markup_in_run_names_does_not_break_the_dashboard(tmp_path):
+    from logfiles import tensorboardx_run
+
+    tensorboardx_run(tmp_path / "[/oops]", steps=3)
+    tensorboardx_run(tmp_path / "[b]ok", steps=3)
+    w = LogWatcher([str(tmp_path)])
+    w.poll()
+    app = make_app("watch", watcher=w, live=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause(0.5)
+        assert app.is_running
+        assert "[/oops]" in str(app.screen.query_one("#legend").render())
+
+
+# ---- the real app in a terminal, sent SIGTERM and SIGHUP --------------------------------
+
+def _tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True).stdout
+
+
+@pytest.mark.parametrize("sig", ["TERM", "HUP"])
+def test_sigterm_and_sighup_stop_the_app_like_q(tmp_path, sig):
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    session = f"tbxsig{sig}{os.getpid()}"
+    script = tmp_path / "go.sh"
+    script.write_text(f"cd {tmp_path} && {sys.executable} -m tbx_tui --model mlp --data "
+                      f"synthetic --epochs 100000 --log-every 10\n"
+                      f"echo $? > {tmp_path}/rc\nsleep 60\n")
+    try:
+        subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                        f"bash {script}"], check=True)
+        deadline = time.monotonic() + 60
+        while "Start" not in _tmux("capture-pane", "-p", "-t", session):
+            assert time.monotonic() < deadline, "the setup form never showed"
+            time.sleep(0.3)
+        _tmux("send-keys", "-t", session, "Enter")
+        runs = tmp_path / "runs"
+        while not (runs.exists() and any(p.glob("*/events.out*") for p in [runs])):
+            assert time.monotonic() < deadline, "training never started"
+            time.sleep(0.3)
+        time.sleep(2)
+        pid = int(subprocess.run(["pgrep", "-f", f"tbx_tui --model mlp.*"], capture_output=True,
+                                 text=True, cwd=tmp_path).stdout.split()[0])
+        if sig == "HUP":  # the terminal goes away, as with a dropped SSH session
+            _tmux("kill-session", "-t", session)
+        else:
+            os.kill(pid, 15)
+        while Path(f"/proc/{pid}").exists():
+            assert time.monotonic() < deadline + 30, "the app did not exit"
+            time.sleep(0.1)
+        if sig == "TERM":
+            time.sleep(0.5)
+            assert (tmp_path / "rc").read_text().strip() == "143"
+            flags = _tmux("display", "-p", "-t", session, "#{alternate_on} #{mouse_any_flag}")
+            assert flags.split() == ["0", "0"]  # the terminal is given back
+        run = next(runs.iterdir())
+        assert (run / "model.pt").stat().st_size > 0
+        ea = accumulator(run)
+        assert ea.Scalars("Loss/train")
+        assert "_hparams_/session_end_info" in ea.PluginTagToContent("hparams")
+    finally:
+        _tmux("kill-session", "-t", session)
