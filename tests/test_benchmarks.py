@@ -34,3 +34,8 @@ def test_reader_benchmark_runs(tmp_path):
 def test_redraw_benchmark_runs():
     out = run("bench_redraw.py", "--points", "20000", "--rounds", "1")
     assert "redraw after 100 new points" in out
+
+
+def test_hostile_logs_benchmark_runs(tmp_path):
+    out = run("bench_hostile_logs.py", "--garbage-mb", "1", "--keep", str(tmp_path))
+    assert "one 300 KB tag" in out and "tbx-tui" in out and "error:" not in out

@@ -49,12 +49,14 @@ class TrainingSession:
             self.result = self.trainer.run()
             if self.result.error_log:
                 self.error = f"{self.result.message} (traceback: {self.result.error_log})"
-            elif self.result.state.value == "diverged":
-                self.error = self.result.message
+            elif self.result.state.value == "diverged" or self.result.run_dir is None:
+                self.error = self.result.message  # diverged, or stopped before step 1
         except Exception as e:  # DataUnavailable, DeviceUnavailable, or a bug
-            from ..engine import DataUnavailable, DeviceUnavailable, LogdirUnusable
+            from ..engine import (DataUnavailable, DeviceUnavailable, LogdirUnusable,
+                                  RunInterrupted)
 
-            if isinstance(e, (DataUnavailable, DeviceUnavailable, LogdirUnusable)):
+            if isinstance(e, (DataUnavailable, DeviceUnavailable, LogdirUnusable,
+                              RunInterrupted)):
                 self.error = str(e)
             else:
                 fd, path = tempfile.mkstemp(prefix="tbx-tui-error-", suffix=".log")
