@@ -44,3 +44,17 @@ def only_run(logdir: Path) -> Path:
     runs = [p for p in logdir.iterdir() if p.is_dir()]
     assert len(runs) == 1, runs
     return runs[0]
+
+
+@pytest.fixture
+def cpu_only(monkeypatch):
+    """The setup form lists the devices torch sees; pin them so screens are the same
+    anywhere."""
+    import threading
+
+    from tbx_tui.tui.screens import setup as form_module
+
+    def detect(done):
+        threading.Thread(target=done, args=(["cpu"],)).start()
+
+    monkeypatch.setattr(form_module, "detect_devices", detect)

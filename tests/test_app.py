@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -14,7 +13,6 @@ import pytest
 
 from conftest import accumulator, only_run
 from tbx_tui.config import RunConfig
-from tbx_tui.tui.screens import setup as form_module
 from tbx_tui.tui.screens.setup import SetupScreen
 from tbx_tui.tui.screens.training import ConfirmQuit, LrScreen, TrainingScreen
 from tbx_tui.tui.app import make_app
@@ -22,14 +20,7 @@ from tbx_tui.tui.app import make_app
 THEMES = ["tbx-dark", "tbx-light", "tbx-high-contrast"]
 
 
-@pytest.fixture(autouse=True)
-def cpu_only(monkeypatch):
-    """The form lists the devices torch sees; pin them so screens are the same anywhere."""
-    def detect(done):
-        threading.Thread(target=done, args=(["cpu"],)).start()
-
-    monkeypatch.setattr(form_module, "detect_devices", detect)
-
+pytestmark = pytest.mark.usefixtures("cpu_only")
 
 def quick(tmp_path: Path, **kw) -> RunConfig:
     base = dict(model="mlp", data="synthetic", epochs=2, log_every=5, hist_every=10,

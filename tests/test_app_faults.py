@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -19,17 +18,11 @@ from test_app import quick, wait_for
 from test_cli import session_status
 from tbx_tui.logs.watcher import LogWatcher
 from tbx_tui.tui.app import make_app
-from tbx_tui.tui.screens import setup as form_module
 from tbx_tui.tui.screens.dashboard import DashboardScreen
 from tbx_tui.tui.widgets.curve_plot import CurveData, CurvePlot, plot_curves, _SmoothCache
 
 
-@pytest.fixture(autouse=True)
-def cpu_only(monkeypatch):
-    def detect(done):
-        threading.Thread(target=done, args=(["cpu"],)).start()
-
-    monkeypatch.setattr(form_module, "detect_devices", detect)
+pytestmark = pytest.mark.usefixtures("cpu_only")
 
 
 @pytest.mark.parametrize("values", [
@@ -76,11 +69,14 @@ async def test_log_scale_with_every_run_hidden_during_training(tmp_path):
     assert session_status(accumulator(s.run_dir)) == "STATUS_SUCCESS"
 
 
-async def test_a_chart_that_cannot_draw_says_so_and_training_goes_on(tmp_path, monkeypatch):
+async def train_with_a_broken(tmp_path, monkeypatch, owner, name: str, error: Exception,
+                              check) -> None:
+    """Train a short run in the app while ``owner.name`` raises ``error``; once the run
+    has ended (and the app is still up), ``check(screen)``."""
     def broken(self):
-        raise RuntimeError("plotext exploded")
+        raise error
 
-    monkeypatch.setattr(PlotextPlot, "render", broken)
+    monkeypatch.setattr(owner, name, broken)
     app = make_app("train", config=quick(tmp_path, epochs=20, log_every=2))
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
@@ -89,29 +85,28 @@ async def test_a_chart_that_cannot_draw_says_so_and_training_goes_on(tmp_path, m
         s = screen.session
         await wait_for(pilot, lambda: s.result is not None, timeout=120)
         await pilot.pause(0.5)
+        assert app.is_running and s.result.state.value == "finished"
+        assert (s.run_dir / "model.pt").exists()
+        check(screen)
+
+
+async def test_a_chart_that_cannot_draw_says_so_and_training_goes_on(tmp_path, monkeypatch):
+    def check(screen):
         plot = screen.query_one(CurvePlot)
         assert plot.error == "RuntimeError: plotext exploded"
         assert "could not be drawn" in str(plot.render())
-        assert app.is_running and s.result.state.value == "finished"
-    assert (s.run_dir / "model.pt").exists()
+
+    await train_with_a_broken(tmp_path, monkeypatch, PlotextPlot, "render",
+                              RuntimeError("plotext exploded"), check)
 
 
 async def test_a_failing_refresh_is_a_status_message_not_a_crash(tmp_path, monkeypatch):
-    def broken(self):
-        raise ValueError("bad store")
-
-    monkeypatch.setattr(DashboardScreen, "_draw_curves", broken)
-    app = make_app("train", config=quick(tmp_path, epochs=20, log_every=2))
-    async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause()
-        await pilot.press("ctrl+s")
-        screen = app.screen
-        s = screen.session
-        await wait_for(pilot, lambda: s.result is not None, timeout=120)
-        await pilot.pause(0.5)
-        assert app.is_running and s.result.state.value == "finished"
+    def check(screen):
         status = str(screen.query_one("#status").render())
         assert "display error: ValueError: bad store" in status
+
+    await train_with_a_broken(tmp_path, monkeypatch, DashboardScreen, "_draw_curves",
+                              ValueError("bad store"), check)
 
 
 def test_a_run_folder_named_like_markup_is_shown_as_text(tmp_path):
@@ -160,13 +155,15 @@ def test_sigterm_and_sighup_stop_the_app_like_q(tmp_path, sig):
             assert time.monotonic() < deadline, "the setup form never showed"
             time.sleep(0.3)
         _tmux("send-keys", "-t", session, "Enter")
-        runs = tmp_path / "runs"
-        while not (runs.exists() and any(p.glob("*/events.out*") for p in [runs])):
-            assert time.monotonic() < deadline, "training never started"
+        watcher = LogWatcher([str(tmp_path / "runs")])
+        while not any("Loss/train" in r.scalars for r in watcher.store.runs.values()):
+            assert time.monotonic() < deadline, "training never logged"
             time.sleep(0.3)
-        time.sleep(2)
-        pid = int(subprocess.run(["pgrep", "-f", f"tbx_tui --model mlp.*"], capture_output=True,
-                                 text=True, cwd=tmp_path).stdout.split()[0])
+            watcher.poll()
+        runs = tmp_path / "runs"
+        shell = int(_tmux("display", "-p", "-t", session, "#{pane_pid}"))
+        pid = int(subprocess.run(["pgrep", "-P", str(shell)], capture_output=True,
+                                 text=True).stdout.split()[0])  # the app, child of the shell
         if sig == "HUP":  # the terminal goes away, as with a dropped SSH session
             _tmux("kill-session", "-t", session)
         else:

@@ -11,7 +11,6 @@ import collections
 import os
 import random
 import shutil
-import stat
 import struct
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import accumulator, cli
+from conftest import accumulator
 from fuzzlogs import damage, decode, framed, ours, tensorboard_accepts, valid_records
 from logfiles import event_bytes, frame, masked_crc, tensorboardx_run, version_event
 from tbx_tui.logs import reader as reader_module

@@ -10,7 +10,8 @@ import torch
 
 from tbx_tui.config import RunConfig
 from tbx_tui.engine import RunControl, RunState, Trainer
-from tbx_tui.engine.trainer import classification_metrics, lr_factor, make_run_dir
+from tbx_tui.engine.run_folder import make_run_dir
+from tbx_tui.engine.trainer import classification_metrics, lr_factor
 
 
 class Recorder:

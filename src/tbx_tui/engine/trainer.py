@@ -7,11 +7,8 @@ through ``snapshot()``. Host/device syncs happen at log time only; each is marke
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import shutil
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -24,6 +21,7 @@ from ..config import RunConfig, to_toml
 from .control import Progress, RunControl, RunState
 from .data import TensorData, load_dataset, normalize
 from .histograms import summarize
+from .run_folder import LogdirUnusable, SpaceReserve, check_logdir, create_run_folder
 from .models import build_model, count_parameters
 from .sinks import RunInfo, RunResult, Sink
 
@@ -34,53 +32,8 @@ class DeviceUnavailable(ValueError):
     """The requested device is not present; ``str()`` is the one-line message."""
 
 
-class LogdirUnusable(ValueError):
-    """No run folder can be created under --logdir; ``str()`` is the one-line message."""
-
-
 class RunInterrupted(RuntimeError):
     """Stopped before training started; no run folder exists. ``str()`` says so."""
-
-
-class SpaceReserve:
-    """A few hundred KiB held in the run folder while the run trains, and given back when
-    it fails or ends: when the disk fills up, that is the room in which the traceback and
-    the run's end status are still written."""
-
-    SIZE = 256 << 10
-    NAME = ".tbx-space-reserve"
-
-    def __init__(self, folder: Path):
-        self.path: Path | None = folder / self.NAME
-        try:
-            with open(self.path, "wb") as f:
-                f.write(bytes(self.SIZE))  # real blocks, not a sparse hole
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError:
-            self.release()
-
-    def release(self) -> None:
-        if self.path is not None:
-            with contextlib.suppress(OSError):
-                self.path.unlink()
-            self.path = None
-
-
-def check_logdir(logdir: str) -> None:
-    """Raise LogdirUnusable unless run folders can be made under ``logdir``."""
-    root = Path(logdir).expanduser().absolute()
-    missing = [p for p in [root, *root.parents] if not p.exists()]
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        Path(tempfile.mkdtemp(prefix=".tbx-probe-", dir=root)).rmdir()
-    except OSError as e:
-        raise LogdirUnusable(f"logdir: cannot create a run folder under {logdir} "
-                             f"({e.strerror or e})") from None
-    finally:  # leave no empty folders behind if the run fails before it starts
-        for p in missing:  # deepest first
-            with contextlib.suppress(OSError):
-                p.rmdir()
 
 
 def resolve_device(name: str) -> torch.device:
@@ -103,20 +56,6 @@ def amp_supported(device: torch.device) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     return device.type == "cpu"
-
-
-def make_run_dir(logdir: str, name: str) -> Path:
-    """Create the run folder atomically; never reuse one that exists (name-2, name-3…)."""
-    root = Path(logdir).expanduser()
-    root.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 10_000):
-        path = root / (name if n == 1 else f"{name}-{n}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free run folder name for {name!r} under {root}")
 
 
 def lr_factor(config: RunConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
@@ -218,7 +157,9 @@ class Trainer:
                                  "was created")
 
         use_amp = cfg.amp and amp_supported(device)
-        self.run_dir = self._make_run_folder()
+        self.run_dir = create_run_folder(
+            cfg.logdir, cfg.name or cfg.default_name(),
+            lambda run_dir: to_toml(cfg.replace(name=run_dir.name)))
         info = RunInfo(self.run_dir, cfg, self._device, use_amp, count_parameters(model),
                        len(data.train_y), len(data.test_y), spe, total)
         reserve = SpaceReserve(self.run_dir)
@@ -247,21 +188,6 @@ class Trainer:
                                 "no run folder was kept")
         self._finish(reserve, result)
         return result
-
-    def _make_run_folder(self) -> Path:
-        cfg = self.config
-        try:
-            run_dir = make_run_dir(cfg.logdir, cfg.name or cfg.default_name())
-        except OSError as e:
-            raise LogdirUnusable(f"logdir: cannot create a run folder under {cfg.logdir} "
-                                 f"({e.strerror or e})") from None
-        try:
-            atomic_write(run_dir / "config.toml", to_toml(cfg.replace(name=run_dir.name)))
-        except OSError as e:
-            shutil.rmtree(run_dir, ignore_errors=True)
-            raise LogdirUnusable(f"logdir: {describe_os_error(e, str(run_dir / 'config.toml'))}"
-                                 ) from None
-        return run_dir
 
     def _abandon(self, reserve: SpaceReserve) -> None:
         """Nothing worth keeping: close the sinks without an end record, remove the folder."""

@@ -1,0 +1,96 @@
+"""A run's folder: made where --logdir says, never reused, written whole.
+
+``check_logdir`` answers before any work whether run folders can be made at all;
+``create_run_folder`` makes one with its config (or leaves nothing); ``SpaceReserve``
+keeps room in it for the end of the run when the disk fills up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from ..atomic import atomic_write, describe_os_error
+
+
+class LogdirUnusable(ValueError):
+    """No run folder can be created under --logdir; ``str()`` is the one-line message."""
+
+
+def _unusable(logdir: str, e: OSError) -> LogdirUnusable:
+    return LogdirUnusable(f"logdir: cannot create a run folder under {logdir} "
+                          f"({e.strerror or e})")
+
+
+def check_logdir(logdir: str) -> None:
+    """Raise LogdirUnusable unless run folders can be made under ``logdir``. Leaves no
+    folder behind: the run may still fail before it starts (its data, its device)."""
+    root = Path(logdir).expanduser().absolute()
+    missing = [p for p in [root, *root.parents] if not p.exists()]  # deepest first
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(prefix=".tbx-probe-", dir=root)).rmdir()
+    except OSError as e:
+        raise _unusable(logdir, e) from None
+    finally:
+        for p in missing:
+            with contextlib.suppress(OSError):
+                p.rmdir()
+
+
+def make_run_dir(logdir: str, name: str) -> Path:
+    """Create the run folder atomically; never reuse one that exists (name-2, name-3…)."""
+    root = Path(logdir).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        path = root / (name if n == 1 else f"{name}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free run folder name for {name!r} under {root}")
+
+
+def create_run_folder(logdir: str, name: str, config_text: Callable[[Path], str]) -> Path:
+    """A new run folder holding ``config.toml``; on failure (a full disk) nothing is left
+    and LogdirUnusable says why."""
+    try:
+        run_dir = make_run_dir(logdir, name)
+    except OSError as e:
+        raise _unusable(logdir, e) from None
+    try:
+        atomic_write(run_dir / "config.toml", config_text(run_dir))
+    except OSError as e:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise LogdirUnusable(f"logdir: {describe_os_error(e)}") from None
+    return run_dir
+
+
+class SpaceReserve:
+    """A few hundred KiB held in the run folder while the run trains, and given back when
+    it fails or ends: when the disk fills up, that is the room in which the traceback and
+    the run's end status are still written."""
+
+    SIZE = 256 << 10
+    NAME = ".tbx-space-reserve"
+
+    def __init__(self, folder: Path):
+        self.path: Path | None = folder / self.NAME
+        try:
+            with open(self.path, "wb") as f:
+                f.write(bytes(self.SIZE))  # real blocks, not a sparse hole
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:
+            self.release()
+
+    def release(self) -> None:
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            self.path = None
