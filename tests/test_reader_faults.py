@@ -206,14 +206,14 @@ def test_crc_table_cache_is_bounded(tmp_path):
 
 def test_garbage_memory_does_not_grow_with_the_file(tmp_path):
     peaks = []
-    for mb in (4, 40):
+    for mb in (40, 100):  # both larger than the 16 MiB read size
         path = tmp_path / f"g{mb}" / EVENTS
         path.parent.mkdir()
         path.write_bytes(random.Random(mb).randbytes(mb << 20))
         _, peak, w = _read_cost(path)
         assert w.store.runs[f"g{mb}"].bad >= 1
         peaks.append(peak)
-    assert peaks[1] < 1.5 * peaks[0] + (4 << 20), [p >> 20 for p in peaks]
+    assert peaks[1] < 1.2 * peaks[0] + (4 << 20), [p >> 20 for p in peaks]
     assert peaks[1] < 96 << 20  # the read chunk (16 MiB) and its working set
 
 

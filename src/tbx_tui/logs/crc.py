@@ -44,11 +44,3 @@ def byte_table(distance: int) -> np.ndarray:
         t ^= np.where((_VALUES >> k) & 1, bit, np.uint32(0))
     t.flags.writeable = False  # shared through the cache
     return t
-
-
-def crc_window(buf: np.ndarray, start: int, count: int, length: int = 8) -> np.ndarray:
-    """CRC of the `length` bytes at every offset start..start+count-1 (for resyncing)."""
-    acc = np.full(count, crc32c(bytes(length)), dtype=np.uint32)
-    for j in range(length):
-        acc ^= byte_table(length - 1 - j)[buf[start + j:start + j + count]]
-    return acc
