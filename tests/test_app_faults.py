@@ -183,3 +183,26 @@ def test_sigterm_and_sighup_stop_the_app_like_q(tmp_path, sig):
         assert "_hparams_/session_end_info" in ea.PluginTagToContent("hparams")
     finally:
         _tmux("kill-session", "-t", session)
+
+
+async def test_corrupt_dataset_files_are_named_in_the_app(tmp_path, shared_data):
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in (shared_data / "MNIST" / "raw").glob("*ubyte"):
+        shutil.copy(f, raw / f.name)
+    victim = raw / "train-images-idx3-ubyte"
+    data = bytearray(victim.read_bytes()[:4096])
+    data[3] = 0x7F  # a bad magic number, and truncated
+    victim.write_bytes(bytes(data))
+    app = make_app("train", config=quick(tmp_path, data="mnist",
+                                         data_dir=str(tmp_path / "data")))
+    async with app.run_test(size=(200, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.session.error is not None)
+        await pilot.pause(0.3)
+        status = str(screen.query_one("#status").render())
+        assert "train-images-idx3-ubyte is corrupt (bad magic number" in status, status
+        assert "Traceback" not in status and app.is_running
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

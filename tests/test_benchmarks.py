@@ -39,3 +39,8 @@ def test_redraw_benchmark_runs():
 def test_hostile_logs_benchmark_runs(tmp_path):
     out = run("bench_hostile_logs.py", "--garbage-mb", "1", "--keep", str(tmp_path))
     assert "one 300 KB tag" in out and "tbx-tui" in out and "error:" not in out
+
+
+def test_event_writer_benchmark_runs():
+    out = run("bench_event_writer.py", "--intervals", "5", "--rounds", "1")
+    assert "tbx-tui EventFile" in out and "ratio" in out
