@@ -321,3 +321,11 @@ def test_corrupt_mnist_files_are_named_as_corrupt(tmp_path, shared_data, damage,
     assert str(victim.relative_to(tmp_path)) in last  # the file, by its path
     assert "Traceback" not in r.stderr and "not found" not in last
     assert not (tmp_path / "runs").exists()
+
+
+def test_atomically_written_files_get_ordinary_permissions(tmp_path):
+    r = cli(*QUICK, "--epochs", "1", cwd=tmp_path, preexec_fn=lambda: os.umask(0o022))
+    assert r.returncode == 0, r.stderr
+    run = next((tmp_path / "runs").iterdir())
+    for name in ("config.toml", "model.pt"):
+        assert (run / name).stat().st_mode & 0o777 == 0o644, name  # not mkstemp's 0600

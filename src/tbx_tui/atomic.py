@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import IO, Iterator
 
 
+_UMASK = os.umask(0o022)  # read once (it can only be read by setting it), then put back
+os.umask(_UMASK)
+
+
 class _WriteErrors:
     """A file that remembers the OSError of a failed write: serialisers such as
     ``torch.save`` turn it into an unrelated RuntimeError ("unexpected pos 832 vs 726")."""
@@ -41,6 +45,7 @@ def atomic_file(path: str | os.PathLike, mode: str = "wb", **open_kw) -> Iterato
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_UMASK)  # as open() would create it, not mkstemp's 0600
     except OSError as e:
         raise OSError(e.errno, e.strerror, str(path)) from None
     f = None

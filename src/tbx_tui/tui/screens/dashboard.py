@@ -190,6 +190,9 @@ class DashboardScreen(Screen):
                  f"y: {'log' if self.log_y else 'linear'}", f"hist: {self.hist_mode}"]
         if bad:
             parts.append(f"skipped records: {bad}")
+        troubled = sum(bool(r.problems) for r in runs.values())
+        if troubled:
+            parts.append(f"[b]{troubled} run(s) not fully readable[/] (problem column)")
         if self.watcher is not None and self.watcher.error:
             parts.append(f"error: {escape(self.watcher.error)}")
         if not runs:

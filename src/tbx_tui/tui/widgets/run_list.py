@@ -35,7 +35,7 @@ class RunList(DataTable):
                 "step": "-" if run.last_step is None else str(run.last_step),
                 "updated": ago(now - run.mtime) if run.mtime else "-",
                 "skipped": str(run.bad) if run.bad else "",
-                "problem": Text("; ".join(f"{k + ': ' if k else ''}{v}"
+                "problem": Text("; ".join(f"{v}{f' ({k})' if k else ''}"  # what, then where
                                           for k, v in sorted(run.problems.items()))),
             }
             if name in existing:
