@@ -138,15 +138,17 @@ def _tmux(*args: str) -> str:
     return subprocess.run(["tmux", *args], capture_output=True, text=True).stdout
 
 
-@pytest.mark.parametrize("sig", ["TERM", "HUP"])
-def test_sigterm_and_sighup_stop_the_app_like_q(tmp_path, sig):
+@pytest.mark.parametrize("sig,phase", [("TERM", "training"), ("HUP", "training"),
+                                       ("TERM", "loading")])
+def test_sigterm_and_sighup_stop_the_app_like_q(tmp_path, sig, phase):
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed")
-    session = f"tbxsig{sig}{os.getpid()}"
+    session = f"tbxsig{sig}{phase}{os.getpid()}"
     script = tmp_path / "go.sh"
     script.write_text(f"cd {tmp_path} && {sys.executable} -m tbx_tui --model mlp --data "
                       f"synthetic --epochs 100000 --log-every 10\n"
                       f"echo $? > {tmp_path}/rc\nsleep 60\n")
+    runs = tmp_path / "runs"
     try:
         subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
                         f"bash {script}"], check=True)
@@ -154,28 +156,34 @@ def test_sigterm_and_sighup_stop_the_app_like_q(tmp_path, sig):
         while "Start" not in _tmux("capture-pane", "-p", "-t", session):
             assert time.monotonic() < deadline, "the setup form never showed"
             time.sleep(0.3)
-        _tmux("send-keys", "-t", session, "Enter")
-        watcher = LogWatcher([str(tmp_path / "runs")])
-        while not any("Loss/train" in r.scalars for r in watcher.store.runs.values()):
-            assert time.monotonic() < deadline, "training never logged"
-            time.sleep(0.3)
-            watcher.poll()
-        runs = tmp_path / "runs"
         shell = int(_tmux("display", "-p", "-t", session, "#{pane_pid}"))
         pid = int(subprocess.run(["pgrep", "-P", str(shell)], capture_output=True,
                                  text=True).stdout.split()[0])  # the app, child of the shell
+        _tmux("send-keys", "-t", session, "Enter")
+        if phase == "training":
+            watcher = LogWatcher([str(runs)])
+            while not any("Loss/train" in r.scalars for r in watcher.store.runs.values()):
+                assert time.monotonic() < deadline, "training never logged"
+                time.sleep(0.3)
+                watcher.poll()
+        else:  # the trainer thread is still importing torch and loading the data
+            time.sleep(0.3)
         if sig == "HUP":  # the terminal goes away, as with a dropped SSH session
             _tmux("kill-session", "-t", session)
         else:
             os.kill(pid, 15)
+        gone_by = time.monotonic() + 20  # runs closed (<= 10 s), then the exit (<= 5 s)
         while Path(f"/proc/{pid}").exists():
-            assert time.monotonic() < deadline + 30, "the app did not exit"
+            assert time.monotonic() < gone_by, "the app did not exit"
             time.sleep(0.1)
         if sig == "TERM":
             time.sleep(0.5)
             assert (tmp_path / "rc").read_text().strip() == "143"
             flags = _tmux("display", "-p", "-t", session, "#{alternate_on} #{mouse_any_flag}")
             assert flags.split() == ["0", "0"]  # the terminal is given back
+        if phase == "loading":
+            assert not runs.exists() or not any(runs.iterdir())
+            return
         run = next(runs.iterdir())
         assert (run / "model.pt").stat().st_size > 0
         ea = accumulator(run)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import threading
 import time
 
 from textual.app import App
@@ -15,6 +17,12 @@ from .themes import DEFAULT_THEME, available_themes, rgb
 from .widgets.palette import set_palette
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+EXIT_GRACE_S = 5.0
+
+
+def _exit_later(code: int, delay: float) -> None:
+    time.sleep(delay)
+    os._exit(code)
 
 
 class ThemedApp(App):
@@ -58,8 +66,15 @@ class ThemedApp(App):
         self._signals.clear()
 
     def stop_on_signal(self, sig: int) -> None:
-        self.close_runs()
-        self.exit(return_code=128 + sig)
+        self.close_runs()  # first: whatever happens next, the runs are saved and closed
+        code = 128 + sig
+        # After SIGHUP the terminal is gone, and Textual's shutdown can hang on it for
+        # good (its writer thread dies on EIO, then its full queue blocks the exit). What
+        # mattered is done by now, so a shutdown that has not finished in a few seconds
+        # is cut short.
+        threading.Thread(target=_exit_later, args=(code, EXIT_GRACE_S), daemon=True,
+                         name="tbx-exit-watchdog").start()
+        self.exit(return_code=code)
 
     def close_runs(self, timeout: float = 10.0) -> None:
         """Stop whatever this app runs, saved and closed (the trainer app has runs)."""
