@@ -135,17 +135,24 @@ async def test_quit_during_a_run_asks_then_stops_within_two_seconds(tmp_path):
     assert len(accumulator(s.run_dir).Scalars("Loss/train")) >= 1  # closed and readable
 
 
-async def test_a_failing_run_is_shown_not_a_crash(tmp_path):
-    app = make_app("train", config=quick(tmp_path, data="mnist", data_dir=str(tmp_path / "none")))
-    async with app.run_test(size=(140, 44)) as pilot:
+async def failure_status(config: RunConfig, size=(140, 44)) -> str:
+    """Start ``config`` in the app and return the status line once the run has failed,
+    checking that the app itself is still up."""
+    app = make_app("train", config=config)
+    async with app.run_test(size=size) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+s")
         screen = app.screen
         await wait_for(pilot, lambda: screen.session.error is not None)
         await pilot.pause(0.3)
-        status = str(screen.query_one("#status").render())
-        assert "no dataset files" in status and "--data digits" in status
         assert app.is_running
+        return str(screen.query_one("#status").render())
+
+
+async def test_a_failing_run_is_shown_not_a_crash(tmp_path):
+    status = await failure_status(quick(tmp_path, data="mnist",
+                                        data_dir=str(tmp_path / "none")))
+    assert "no dataset files" in status and "--data digits" in status
 
 
 @pytest.mark.parametrize("theme", THEMES)
