@@ -38,6 +38,11 @@ def session_status(ea) -> str:
     return api_pb2.Status.Name(status)
 
 
+def run_state(ea) -> str:
+    """The tbx/run_state text the trainer ends a run with, through TensorBoard's reader."""
+    return ea.Tensors("tbx/run_state")[-1].tensor_proto.string_val[0].decode()
+
+
 def test_synthetic_run_logs_every_tag_tensorboard_reads(tmp_path):
     r = cli("--no-ui", "--model", "mlp", "--data", "synthetic", "--epochs", "2",
             "--log-every", "10", "--hist-every", "10", cwd=tmp_path)
@@ -63,7 +68,7 @@ def test_synthetic_run_logs_every_tag_tensorboard_reads(tmp_path):
     assert set(ea.PluginTagToContent("hparams")) == HPARAM_TAGS
     hp = hparams_of(ea)
     assert hp["model"] == "mlp" and hp["lr"] == pytest.approx(1e-3) and hp["epochs"] == 2
-    assert session_status(ea) == "STATUS_SUCCESS"
+    assert session_status(ea) == "STATUS_SUCCESS" and run_state(ea) == "finished"
     assert (run / "model.pt").stat().st_size > 0
     assert 'model = "mlp"' in (run / "config.toml").read_text()
 
@@ -146,6 +151,7 @@ def test_diverging_loss_stops_with_exit_1_and_readable_logs(tmp_path):
     run = only_run(tmp_path / "runs")
     ea = accumulator(run)
     assert session_status(ea) == "STATUS_FAILURE"
+    assert run_state(ea).startswith("diverged: loss became nan")
     assert not (run / "model.pt").exists()
 
 
@@ -214,7 +220,9 @@ def test_ctrl_c_stops_cleanly_with_exit_130(tmp_path):
     assert "stopped: runs/" in out  # evaluated, saved, closed
     run = only_run(tmp_path / "runs")
     ea = accumulator(run)
-    assert len(ea.Scalars("Accuracy/test")) >= 1 and session_status(ea) == "STATUS_SUCCESS"
+    assert len(ea.Scalars("Accuracy/test")) >= 1
+    # Stopped, not finished: TensorBoard's HParams tab says unknown, its Text tab why.
+    assert session_status(ea) == "STATUS_UNKNOWN" and run_state(ea).startswith("stopped")
     assert (run / "model.pt").exists()
 
 
@@ -230,8 +238,12 @@ def test_second_ctrl_c_quits_at_once_and_keeps_the_logs(tmp_path):
         proc.kill()
     assert proc.returncode == 130
     assert "Traceback" not in err
-    ea = accumulator(only_run(tmp_path / "runs"))
+    run = only_run(tmp_path / "runs")
+    ea = accumulator(run)
     assert len(ea.Scalars("Loss/train")) >= 1
+    assert session_status(ea) == "STATUS_UNKNOWN" and run_state(ea) == "stopped: interrupted"
+    out = cli("watch", "--once", "runs", cwd=tmp_path, timeout=60).stdout
+    assert f"{run.name}  [stopped]" in out  # not "finished"
 
 
 def test_on_a_terminal_progress_is_one_live_line(tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Protocol, TextIO
 
 from .control import Progress, RunState
+from ..logs.runstate import STATE_TAG, end_state_text
 from ..progress import duration as _duration, metrics_line, progress_line
 from .histograms import Histogram
 
@@ -94,13 +95,20 @@ class TensorBoardSink:
         if self.file is None:
             return
         from tensorboardX.proto.api_pb2 import Status
+        from tensorboardX.summary import text
 
         try:
             if result is None:
                 return  # abandoned: no end to record
-            if result.state in (RunState.DIVERGED, RunState.FAILED):
-                self._set_status(Status.Value("STATUS_FAILURE"))
+            # TensorBoard's HParams tab knows success, failure and unknown; the exact
+            # state (stopped, diverged…) and why go beside it as text, which its Text tab
+            # shows and our reader takes as the run's state.
+            status = {RunState.FINISHED: "STATUS_SUCCESS", RunState.STOPPED: "STATUS_UNKNOWN"}
+            self._set_status(Status.Value(status.get(result.state, "STATUS_FAILURE")))
             self.file.add_summary(self._sei, 0)
+            state = text(STATE_TAG, end_state_text(result.state.value, result.message))
+            state.value[0].tag = STATE_TAG  # text() appends "/text_summary"
+            self.file.add_summary(state, max(result.steps - 1, 0))
         finally:
             self.file.close()
             self.file = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 
+from .runstate import state_from_status
 from .wire import WireError, fields
 
 _F64 = struct.Struct("<d")
@@ -22,10 +23,11 @@ def _value(buf, start: int, end: int):
 
 
 def apply_hparams(run, tag: str, content: bytes) -> None:
-    """Update ``run.hparams`` / ``run.finished`` from one plugin record."""
+    """Update ``run.hparams`` / ``run.end_state`` from one plugin record."""
     try:
         for number, wire, _, s, e in fields(content, 0, len(content)):
-            if number == 3 and wire == 2:  # session_start_info
+            if number == 3 and wire == 2:  # session_start_info: (again) running
+                run.end_state, run.end_reason = None, ""
                 for n2, w2, _, s2, e2 in fields(content, s, e):
                     if n2 == 1 and w2 == 2:  # map entry
                         key, val = "", None
@@ -40,6 +42,8 @@ def apply_hparams(run, tag: str, content: bytes) -> None:
                 for n2, w2, v2, _, _ in fields(content, s, e):
                     if n2 == 1 and w2 == 0:
                         status = v2
-                run.finished = status == 1
+                # Other writers' runs go by the status alone; ours refine it with the
+                # tbx/run_state text written right after this record.
+                run.end_state, run.end_reason = state_from_status(status), ""
     except WireError:
         run.bad += 1

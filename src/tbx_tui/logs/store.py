@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .reader import Chunk
+from .runstate import STATE_TAG, parse_state_text
 from .wire import SESSION_START, Event, Histogram
 
 
@@ -79,13 +80,22 @@ class HistogramPoint:
 
 
 @dataclass
+class TextPoint:
+    step: int
+    wall: float
+    text: str
+
+
+@dataclass
 class RunData:
     name: str
     path: str
     scalars: dict[str, Series] = field(default_factory=dict)
     histograms: dict[str, list[HistogramPoint]] = field(default_factory=dict)
     hparams: dict[str, object] = field(default_factory=dict)
-    finished: bool | None = None      # hparams session end seen (True ok / False failed)
+    texts: dict[str, list[TextPoint]] = field(default_factory=dict)
+    end_state: str | None = None      # how the run said it ended (runstate.ENDED), if it did
+    end_reason: str = ""
     records: int = 0
     bad: int = 0                      # records skipped (bad CRC, undecodable, garbage)
     files: int = 0
@@ -165,6 +175,13 @@ class MetricStore:
             from .hparams import apply_hparams
 
             apply_hparams(run, v.tag, v.content)
+        elif v.kind == "text":
+            text = v.content.decode("utf-8", "replace")
+            run.texts.setdefault(v.tag, []).append(TextPoint(ev.step, ev.wall_time, text))
+            if v.tag == STATE_TAG:
+                state, why = parse_state_text(text)
+                if state is not None:
+                    run.end_state, run.end_reason = state, why
 
     @staticmethod
     def _note(run: RunData, step: int, wall: float, summary: bool) -> None:

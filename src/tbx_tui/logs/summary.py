@@ -36,6 +36,8 @@ def summary(store: MetricStore, now: float | None = None) -> str:
             lines.append(f"{name}  [{run_status(run, now)}]  files {run.files}  records "
                          f"{run.records:,}  skipped {run.bad}  last step {step}  "
                          f"updated {updated}")
+            if run.end_reason:
+                lines.append(f"  {run.end_state}: {run.end_reason}")
             if run.empty_files:
                 lines.append(f"  ({run.empty_files} empty event file(s))")
             for where, problem in sorted(run.problems.items()):

@@ -13,9 +13,9 @@ import threading
 from pathlib import Path
 
 from .reader import EventFileReader
+from .runstate import pace, quiet_limit
 from .store import MetricStore, RunData
 
-LIVE_SECONDS = 120.0  # a run whose files changed within this is "live"
 
 
 def is_event_file(name: str) -> bool:
@@ -57,13 +57,14 @@ def discover(roots: list[str], problems: dict[str, str] | None = None
 
 
 def run_status(run: RunData, now: float) -> str:
-    if run.finished is True:
-        return "finished"
-    if run.finished is False:
-        return "failed"
+    """finished, stopped, diverged or failed as the run said; else unreadable, or live /
+    stale by how long its files have been quiet against their own pace (runstate.py)."""
+    if run.end_state is not None:
+        return run.end_state
     if run.problems and not run.records:
         return "unreadable"
-    return "live" if run.mtime and now - run.mtime < LIVE_SECONDS else "stale"
+    limit = quiet_limit(pace([s.walls for s in run.scalars.values()]))
+    return "live" if run.mtime and now - run.mtime < limit else "stale"
 
 
 class LogWatcher:

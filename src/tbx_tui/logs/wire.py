@@ -89,11 +89,11 @@ class Histogram:
 @dataclass
 class Value:
     tag: str
-    kind: str               # "scalar", "histogram", "hparams" or "other"
+    kind: str               # "scalar", "histogram", "hparams", "text" or "other"
     scalar: float = 0.0
     histogram: Histogram | None = None
     plugin: str = ""        # plugin_name from the metadata, if any
-    content: bytes = b""    # plugin content (hparams)
+    content: bytes = b""    # plugin content (hparams), or UTF-8 text (text)
 
 
 @dataclass
@@ -158,6 +158,8 @@ def _parse_value(buf, start: int, end: int, plugins: dict[str, str] | None) -> V
         return Value(tag, "histogram", histogram=_parse_histo(buf, *histo), plugin=plugin)
     if plugin == "hparams":
         return Value(tag, "hparams", plugin=plugin, content=content)
+    if tensor is not None and plugin == "text":
+        return Value(tag, "text", plugin=plugin, content=_tensor_strings(buf, *tensor))
     if tensor is not None and plugin in ("", "scalars", "histograms"):
         return _tensor_value(tag, plugin, *_parse_tensor(buf, *tensor))
     return Value(tag, "other", plugin=plugin)
@@ -234,6 +236,13 @@ def _parse_tensor(buf, start: int, end: int) -> tuple[np.ndarray | None, tuple[i
             arr = np.concatenate([_packed(buf, s, e, w, dtype) for w, s, e in parts]) \
                 if parts else np.zeros(0, dtype)
     return arr.astype(np.float64), tuple(shape)
+
+
+def _tensor_strings(buf, start: int, end: int) -> bytes:
+    """A DT_STRING tensor's strings (``string_val``), joined by newlines."""
+    parts = [bytes(buf[s:e]) for number, wire, _, s, e in fields(buf, start, end)
+             if number == 8 and wire == 2]
+    return b"\n".join(parts)
 
 
 def _tensor_value(tag: str, plugin: str, arr: np.ndarray | None, shape) -> Value:

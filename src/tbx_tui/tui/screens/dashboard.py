@@ -86,7 +86,17 @@ class DashboardScreen(Screen):
 
     def on_mount(self) -> None:
         self.set_interval(self.tick, self.refresh_view)
+        self.set_interval(1.0, self.tick_ages)  # states and ages follow the clock
         self.refresh_view()
+
+    def tick_ages(self) -> None:
+        """Re-judge every run's state and age by the clock, with no new data and without
+        touching the plots (the run list updates only the cells that changed)."""
+        try:
+            with self.store.lock:
+                self.query_one(RunList).sync(self.store.runs, self.shown, self.clock())
+        except Exception as e:  # as refresh_view: nothing escapes a timer
+            self.log.error("run list refresh failed", e)
 
     def on_resize(self) -> None:
         self.invalidate_plots()
