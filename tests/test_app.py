@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import accumulator, only_run
+from test_cli import run_state, session_status
+from tbx_tui.logs.watcher import LogWatcher, run_status
 from tbx_tui.config import RunConfig
 from tbx_tui.tui.screens.setup import SetupScreen
 from tbx_tui.tui.screens.training import ConfirmQuit, LrScreen, TrainingScreen
@@ -73,7 +75,11 @@ async def test_start_train_to_the_end_and_start_another(tmp_path):
         await wait_for(pilot, lambda: len(screen.store.runs) == 1 and any(
             "Accuracy/test" in r.scalars for r in screen.store.runs.values()))
         await pilot.pause(0.3)
-        assert "finished" in str(screen.query_one("#status").render())
+        status = str(screen.query_one("#status").render())
+        assert "finished" in status and "test loss" in status  # test metrics, not train
+        await pilot.press("p")  # nothing to pause: said, not silent
+        await pilot.pause()
+        assert any("no run is training" in str(n.message) for n in app._notifications)
         await pilot.press("n")  # back to the form, prefilled with the last run's settings
         assert isinstance(app.screen, SetupScreen)
         assert app.screen.query_one("#f-epochs").value == "2"
@@ -131,8 +137,15 @@ async def test_quit_during_a_run_asks_then_stops_within_two_seconds(tmp_path):
         await pilot.press("y")
         await pilot.pause()
     assert time.monotonic() - t0 < 2.5
+    assert app.return_code == 130  # cut short, as headless after Ctrl+C
     assert not s.running and s.result.message == "aborted"
-    assert len(accumulator(s.run_dir).Scalars("Loss/train")) >= 1  # closed and readable
+    ea = accumulator(s.run_dir)
+    assert len(ea.Scalars("Loss/train")) >= 1  # closed and readable
+    # Recorded as stopped, not finished: in TensorBoard and in our own reader.
+    assert session_status(ea) == "STATUS_UNKNOWN" and run_state(ea) == "stopped: aborted"
+    w = LogWatcher([str(s.run_dir.parent)])
+    w.poll()
+    assert run_status(w.store.runs[s.run_dir.name], time.time()) == "stopped"
 
 
 async def failure_status(config: RunConfig, size=(140, 44)) -> str:
@@ -197,7 +210,7 @@ def test_real_terminal_trains_and_logs_for_tensorboard(tmp_path):
                                     capture_output=True, text=True).stdout
             if "finished" in screen and "Loss/train" in screen and "┤" in screen:
                 break
-        assert "finished" in screen and "step 64/64" in screen, screen
+        assert "finished" in screen and "64 steps" in screen, screen
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
         time.sleep(1.0)
     finally:

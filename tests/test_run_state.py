@@ -10,10 +10,7 @@ import time
 
 import pytest
 
-from conftest import accumulator
 from logfiles import tensorboardx_run
-from test_app import quick, wait_for
-from test_cli import run_state, session_status
 from tbx_tui.logs.runstate import QUIET_FLOOR_S, pace, quiet_limit
 from tbx_tui.logs.watcher import LogWatcher, run_status
 from tbx_tui.tui.app import make_app
@@ -71,20 +68,3 @@ async def test_states_and_ages_follow_the_clock_without_new_data(tmp_path):
         assert str(table.get_cell("quiet", "status")) == "stale"
         assert str(table.get_cell("quiet", "updated")).endswith("s ago")
         assert int(str(table.get_cell("quiet", "updated")).split("s")[0]) >= 45
-
-
-async def test_quitting_the_app_mid_run_records_stopped_not_finished(tmp_path):
-    app = make_app("train", config=quick(tmp_path, epochs=100_000))
-    async with app.run_test(size=(140, 44)) as pilot:
-        await pilot.pause()
-        await pilot.press("ctrl+s")
-        s = app.screen.session
-        await wait_for(pilot, lambda: s.trainer is not None and s.trainer.snapshot().step > 5)
-        await pilot.press("q", "y")
-        await pilot.pause()
-    ea = accumulator(s.run_dir)
-    assert session_status(ea) == "STATUS_UNKNOWN"
-    assert run_state(ea) == "stopped: aborted"
-    w = LogWatcher([str(s.run_dir.parent)])
-    w.poll()
-    assert run_status(w.store.runs[s.run_dir.name], time.time()) == "stopped"

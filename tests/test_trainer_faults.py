@@ -278,9 +278,10 @@ def test_an_unusable_logdir_is_refused_before_the_data_loads(tmp_path):
     assert r.returncode == 2 and "logdir" in r.stderr and "mnist" not in r.stderr
 
 
-def test_seed_bound_is_printed_as_a_whole_number(tmp_path):
+def test_help_prints_whole_numbers_and_the_watch_command(tmp_path):
     r = cli("--help", cwd=tmp_path, timeout=60)
     assert "9,223,372,036,854,775,807" in r.stdout and "e+18" not in r.stdout
+    assert "tbx-tui watch [LOGDIR" in r.stdout  # the other command, in the usage itself
 
 
 # ---- corrupt dataset files ----------------------------------------------------------------

@@ -86,11 +86,14 @@ async def test_dashboard_keys(tmp_path, monkeypatch):
         assert screen.shown == {"lr-0.01"}
         await pilot.press("e")
         await pilot.pause()
-        with open(tmp_path / "baseline-scalars.csv") as f:
+        with open(tmp_path / "runs" / "baseline" / "baseline-scalars.csv") as f:  # its folder
             rows = list(csv.reader(f))
         assert rows[0] == ["tag", "step", "wall_time", "value"] and len(rows) == 1 + 240
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
+        help_text = str(app.screen.query_one("#help Static").render())
+        assert "[[/b]" not in help_text and "Smooth -" in help_text
+        assert "Theme" in help_text and "tag tree" in help_text  # t, and how to get there
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen)
         await pilot.press("q")

@@ -45,6 +45,8 @@ def _parse_bool(text: str) -> bool:
 def build_parser() -> OneLineParser:
     p = OneLineParser(
         prog=PROG,
+        usage=f"{PROG} [--no-ui] [--config FILE] [settings …]\n"
+              f"       {PROG} watch [LOGDIR …] [--once] [--refresh SECONDS]",
         description="Train a PyTorch model and watch it learn, in the terminal. Everything "
                     "is logged to TensorBoard event files under --logdir. "
                     "`tbx-tui watch [LOGDIR ...]` follows any TensorBoard logs.",

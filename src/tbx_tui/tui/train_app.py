@@ -40,7 +40,8 @@ class TrainApp(ThemedApp):
         def answer(yes: bool | None) -> None:
             if yes:
                 closed = s.quit(timeout=2.0)
-                self.exit(message=None if closed else
+                # 130, as headless after Ctrl+C: the run was cut short, not finished
+                self.exit(return_code=130, message=None if closed else
                           "tbx-tui: the trainer did not stop within 2 s; its logs may lack "
                           "the last interval")
 

@@ -261,15 +261,17 @@ class DashboardScreen(Screen):
         about = ("tbx-tui dashboard: curves of the selected scalar tag for every shown run "
                  "(raw faint, smoothed bright), and the selected histogram of the "
                  "highlighted run.")
-        self.app.push_screen(HelpScreen(self.BINDINGS, about))
+        # The screen's keys, then the app's (t: theme), each once.
+        keys = {b.key: b for b in [*self.BINDINGS, *self.app.BINDINGS] if b.show}
+        self.app.push_screen(HelpScreen(list(keys.values()), about))
 
     def action_export(self) -> None:
         name = self.query_one(RunList).current
         if name is None:
             self.notify("no run to export", severity="warning")
             return
-        try:
-            path = export_csv(self.store, name, os.getcwd())
+        try:  # into the run's own folder, beside its event files
+            path = export_csv(self.store, name, self.store.runs[name].path or os.getcwd())
         except OSError as e:
             self.notify(f"export failed: {describe_os_error(e)}", severity="error")
             return

@@ -18,8 +18,18 @@ class HelpScreen(ModalScreen[None]):
         self._about = about
 
     def compose(self) -> ComposeResult:
-        rows = [f"[b]{b.key_display or b.key:>12}[/b]  {b.description}" for b in self._keys]
-        text = "\n".join([self._about, "", *rows, "", "ctrl+p: command palette",
-                          "escape: close this help"])
+        rows = [f"[b]{_key(b.key_display or b.key)}[/b]  {b.description}"
+                for b in self._keys]
+        text = "\n".join([self._about, "", *rows, "",
+                          f"[b]{'tab':>12}[/b]  next pane: run list, tag tree (enter picks a "
+                          "tag), charts",
+                          f"[b]{'ctrl+p':>12}[/b]  command palette",
+                          f"[b]{'escape':>12}[/b]  close this help"])
         with VerticalScroll(id="help"):
             yield Static(text)
+
+
+def _key(key: str) -> str:
+    """A key, right-aligned in 12 columns, as markup. A lone "[" is escaped by hand: markup
+    escaping leaves it as it is, and it then reaches the screen as "[[/b]"."""
+    return " " * max(12 - len(key), 0) + key.replace("[", "\\[")

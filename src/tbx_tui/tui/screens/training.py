@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from ...progress import format_progress
+from ...progress import format_progress, metrics_line
 from ...config import ConfigError, check_field
 from ...logs.watcher import LogWatcher
 from ..training import TrainingSession
@@ -52,7 +52,7 @@ class ConfirmQuit(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label("A run is training. Stop it and quit? Its logs are kept. (y/n)")
+            yield Label("A run is training. Stop it, save it and quit? (y/n)")
             yield Button("Stop and quit", id="yes", variant="error")
             yield Button("Keep training", id="no")
 
@@ -106,13 +106,26 @@ class TrainingScreen(DashboardScreen):
             self.set_status(f"[b red]{state}[/]: {escape(s.error)}")
         elif s.trainer is None:
             self.set_status("starting…")
+        elif s.result is not None and s.result.metrics:  # ended: the test metrics, not train
+            state = s.result.state.value
+            self.set_status(f"[b cyan]{state}[/]" + escape(
+                f"  {s.config.model} on {s.config.data}  {s.result.steps:,} steps  test "
+                f"{metrics_line(s.result.metrics)}  ·  {s.run_dir}"))
         else:
             self.set_status(format_progress(s.trainer.snapshot(), s.config.model,
                                             s.config.data, str(s.run_dir or "")))
 
-    def action_pause(self) -> None:
+    def _training(self) -> TrainingSession | None:
+        """The running session, or None after saying there is none."""
         s = self.session
         if s is None or not s.running or s.control is None:
+            self.notify("no run is training (n starts one)", severity="warning")
+            return None
+        return s
+
+    def action_pause(self) -> None:
+        s = self._training()
+        if s is None:
             return
         if s.control.paused:
             s.control.resume()
@@ -120,15 +133,14 @@ class TrainingScreen(DashboardScreen):
             s.control.pause()
 
     def action_stop(self) -> None:
-        s = self.session
-        if s is not None and s.running and s.control is not None:
+        s = self._training()
+        if s is not None:
             s.control.stop()
             self.notify("stopping: finishing the step, evaluating, saving")
 
     def action_set_lr(self) -> None:
-        s = self.session
-        if s is None or not s.running or s.control is None:
-            self.notify("no run is training", severity="warning")
+        s = self._training()
+        if s is None:
             return
 
         def apply(value: float | None) -> None:
