@@ -147,3 +147,26 @@ def test_real_terminal_follows_a_run_being_written(tmp_path):
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
         writer.kill()
+
+
+async def test_chart_titles_fit_and_carry_their_view(tmp_path):
+    from tbx_tui.tui.widgets.curve_plot import CurvePlot
+    from tbx_tui.tui.widgets.histogram_plot import HistogramPlot
+
+    fixed_logs(tmp_path / "runs")
+    for size, whole in (((80, 24), False), ((160, 40), True)):
+        async with app_for(tmp_path / "runs").run_test(size=size) as pilot:
+            screen = pilot.app.screen
+            await pilot.pause(0.3)
+            for mode in ("overlay", "distribution", "latest"):
+                await pilot.press("h")
+                await pilot.pause(0.3)
+                text = screen.query_one(HistogramPlot).render().plain
+                # plotext drops a title wider than the plot: at 80 columns it is cut, not lost
+                assert ("weights/fc1.weight (baseline) " + mode) in text if whole \
+                    else "weights" in text, text
+            await pilot.press("l")
+            await pilot.pause(0.3)
+            curve = screen.query_one(CurvePlot).render().plain
+            assert "Loss/train  ·  smoothing 0.60  ·  log y" in curve if whole \
+                else "Loss/" in curve, curve

@@ -61,3 +61,10 @@ class CachedPlot(PlotextPlot):
             self._cache_key = key
             self.build_seconds = time.perf_counter() - t0
         return self._cached
+
+
+def fit_title(text: str, width: int) -> str:
+    """A title that fits a chart ``width`` columns wide: plotext silently drops a title
+    wider than its canvas (the width less the y tick labels: up to ~10 columns)."""
+    room = max(width - 10, 6)
+    return text if len(text) <= room else text[: room - 1] + "…"

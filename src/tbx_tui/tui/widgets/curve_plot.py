@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from rich.markup import escape
-from .cached_plot import CachedPlot
+from .cached_plot import CachedPlot, fit_title
 
 from ...logs.series import is_constant, minmax_downsample, smooth
 from .palette import colour, dimmed
@@ -54,15 +54,20 @@ class CurvePlot(CachedPlot):
     def draw(self, tag: str | None, curves: list[tuple[CurveData, int]], smoothing: float,
              by_time: bool, log_y: bool) -> None:
         self.draw_safely(plot_curves, self.plt, max(self.size.width - 12, 10),
-                         tag or self.message, curves, smoothing, by_time, log_y, self.cache)
+                         tag or self.message, curves, smoothing, by_time, log_y, self.cache,
+                         self.size.width)
 
 
 def plot_curves(plt, columns: int, tag: str, curves: list[tuple[CurveData, int]],
-                smoothing: float, by_time: bool, log_y: bool, cache: _SmoothCache) -> None:
-    """Fill a plotext figure. ``curves``: (data, generation) per run. At most two points
-    per column reach plotext, whatever the series' length."""
+                smoothing: float, by_time: bool, log_y: bool, cache: _SmoothCache,
+                width: int = 200) -> None:
+    """Fill a plotext figure ``width`` columns wide. ``curves``: (data, generation) per
+    run. At most two points per column reach plotext, whatever the series' length. The
+    title carries the chart's own view: smoothing and y scale (the x label says step or
+    time)."""
     plt.clear_figure()
-    plt.title(tag)
+    plt.title(fit_title(f"{tag}  ·  smoothing {smoothing:.2f}  ·  "
+                        f"{'log' if log_y else 'linear'} y", width))
     plt.xlabel("wall time (s since start)" if by_time else "step")
     drawn = 0
     for data, generation in curves:
@@ -91,8 +96,8 @@ def plot_curves(plt, columns: int, tag: str, curves: list[tuple[CurveData, int]]
         drawn += 1
     if not drawn:
         has_points = any(len(d.y) for d, _ in curves)
-        plt.title(f"{tag}: nothing positive to show on a log scale (l: linear)"
-                  if log_y and has_points else
-                  f"{tag}: no finite values" if has_points else f"{tag}: no points yet")
+        plt.title(fit_title(f"{tag}: nothing positive to show on a log scale (l: linear)"
+                            if log_y and has_points else f"{tag}: no finite values"
+                            if has_points else f"{tag}: no points yet", width))
     elif log_y:  # only with something to scale: plotext fails on an empty log axis
         plt.yscale("log")

@@ -4,7 +4,7 @@ distribution view (percentile bands over steps)."""
 from __future__ import annotations
 
 import numpy as np
-from .cached_plot import CachedPlot
+from .cached_plot import CachedPlot, fit_title
 
 from ...logs.series import percentile_bands, rebin
 from ...logs.store import HistogramPoint
@@ -24,7 +24,8 @@ class HistogramPlot(CachedPlot):
         plt = self.plt
         plt.clear_figure()
         if not tag or not points:
-            plt.title("no histogram tag selected" if not tag else f"{tag}: none yet")
+            plt.title(fit_title("no histogram tag selected" if not tag else f"{tag}: none yet",
+                                self.size.width))
             return
         rgb = colour(index)
         if mode == "distribution":
@@ -39,8 +40,8 @@ class HistogramPlot(CachedPlot):
                 plt.plot(steps, bands[:, k].tolist(), color=dimmed(rgb, shade),
                          marker="braille")
             plt.xlabel("step")
-            plt.title(f"{tag} ({run}): min, 7/16/31%, median (bright), 69/84/93%, max "
-                      f"over {len(points)} steps")
+            plt.title(fit_title(f"{tag} ({run}) distribution over {len(points)} steps: min, "
+                                f"7/16/31%, median (bright), 69/84/93%, max", self.size.width))
         else:
             chosen = [points[-1]] if mode == "latest" else \
                 [points[int(i)] for i in np.unique(np.linspace(0, len(points) - 1, 5).astype(int))]
@@ -52,5 +53,7 @@ class HistogramPlot(CachedPlot):
                 plt.plot(centres.tolist(), counts.tolist(), color=dimmed(rgb, age),
                          marker="braille", fillx=mode == "latest")
             plt.xlabel("value")
-            plt.title(f"{tag} ({run}) " + (f"step {points[-1].step}" if mode == "latest" else
-                      f"steps {', '.join(str(p.step) for p in chosen)} (oldest faintest)"))
+            plt.title(fit_title(f"{tag} ({run}) " + (
+                f"latest: step {points[-1].step}" if mode == "latest" else
+                f"overlay: steps {', '.join(str(p.step) for p in chosen)} (oldest faintest)"),
+                self.size.width))
