@@ -48,17 +48,25 @@ async def test_form_is_prefilled_and_rejects_bad_values(tmp_path):
         form.query_one("#f-lr").value = "-1"
         await pilot.pause()
         assert "must be > 0" in str(form.query_one("#e-lr").render())
-        assert form.query_one("#start").disabled
+        assert str(form.query_one("#start").label) == "✗ 1 field to fix"
         form.query_one("#f-batch_size").value = "3.5"
         await pilot.pause()
         assert form.errors == {"lr": "must be > 0", "batch_size": "must be a whole number"}
-        await pilot.press("ctrl+s")
+        form.query_one("#start").focus()
+        await pilot.press("enter")  # on the button: names and shows the first bad field
+        await pilot.pause()
         assert isinstance(app.screen, SetupScreen)  # nothing started
         assert app.training.session is None
+        assert app.focused is form.query_one("#f-batch_size")  # its order in the form
+        assert any("batch_size: must be a whole number" in str(n.message)
+                   for n in app._notifications)
+        await pilot.press("escape")  # the first form: Esc keeps the edits
+        assert isinstance(app.screen, SetupScreen) and app.is_running
+        assert form.query_one("#f-lr").value == "-1"
         form.query_one("#f-lr").value = "0.05"
         form.query_one("#f-batch_size").value = "16"
         await pilot.pause()
-        assert not form.errors and not form.query_one("#start").disabled
+        assert not form.errors and str(form.query_one("#start").label) == "Start training"
         assert "101,770 parameters" in str(form.query_one("#info").render())
 
 

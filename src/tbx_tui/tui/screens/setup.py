@@ -129,7 +129,12 @@ class SetupScreen(Screen[RunConfig | None]):
             self.errors.pop(name, None)
             note.update(FIELDS[name].metadata["help"])
             note.remove_class("error")
-        self.query_one("#start", Button).disabled = bool(self.errors)
+        # The button stays pressable: pressing it (or Enter) names and shows the first bad
+        # field, which may be scrolled out of view on a small terminal.
+        start = self.query_one("#start", Button)
+        n = len(self.errors)
+        start.label = f"✗ {n} field{'s' if n > 1 else ''} to fix" if n else "Start training"
+        start.variant = "error" if n else "primary"
         return name not in self.errors
 
     def config(self) -> RunConfig | None:
@@ -174,7 +179,7 @@ class SetupScreen(Screen[RunConfig | None]):
     def action_start(self) -> None:
         config = self.config()
         if config is None:
-            first = next(iter(self.errors))
+            first = next(n for n in FIELDS if n in self.errors)  # the first in the form
             self.notify(f"{first}: {self.errors[first]}", severity="error")
             self.query_one(f"#f-{first}").focus()
             return
@@ -183,5 +188,5 @@ class SetupScreen(Screen[RunConfig | None]):
     def action_cancel(self) -> None:
         if self.can_cancel:
             self.dismiss(None)
-        else:
-            self.app.exit()
+        else:  # nothing to go back to; quitting on Esc would throw the edits away
+            self.notify("this is the first form: ctrl+q quits", timeout=3)
