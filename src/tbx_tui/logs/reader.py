@@ -216,14 +216,16 @@ class EventFileReader:
         except OSError:
             return False  # read() reports it
 
-    def read(self) -> Chunk | None:
-        """New complete records since the last call, or None if there are none."""
+    def read(self, checked: bool = False) -> Chunk | None:
+        """New complete records since the last call, or None if there are none.
+        ``checked``: the caller has just asked ``replaced()`` (and rewound), so the file's
+        identity is not checked a second time."""
         try:
             st = os.stat(self.path)
         except OSError as e:
             self.error = f"cannot read: {e.strerror or e}"
             return None
-        reset = self.replaced()
+        reset = not checked and self.replaced()
         if reset:  # what we had is no longer this file
             self.rewind()
         size = self.size = st.st_size

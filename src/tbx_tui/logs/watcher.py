@@ -17,7 +17,6 @@ from .runstate import pace, quiet_limit
 from .store import MetricStore, RunData
 
 
-
 def is_event_file(name: str) -> bool:
     return "tfevents" in name
 
@@ -109,7 +108,7 @@ class LogWatcher:
         run.files = len(files)
         empty, newest = 0, run.mtime
         for reader in readers:
-            chunk = reader.read()
+            chunk = reader.read(checked=True)
             if chunk is not None and (chunk.records or chunk.bad):
                 store.apply(run, chunk)
             try:
