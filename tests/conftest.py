@@ -58,3 +58,9 @@ def cpu_only(monkeypatch):
         threading.Thread(target=done, args=(["cpu"],)).start()
 
     monkeypatch.setattr(form_module, "detect_devices", detect)
+
+
+@pytest.fixture(autouse=True)
+def own_state_dir(tmp_path, monkeypatch):
+    """The chart grid is kept per logdir in a state file: never the user's own."""
+    monkeypatch.setenv("TBX_TUI_STATE", str(tmp_path / "tbx-state"))

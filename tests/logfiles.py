@@ -67,3 +67,28 @@ def session_start(step: int, wall: float) -> bytes:
 
     return Event(wall_time=wall, step=step,
                  session_log=SessionLog(status=SessionLog.START)).SerializeToString()
+
+
+def tensorboard_hparams(folder: Path, hparams: dict, wall: float = 1_700_000_000.0) -> None:
+    """The HParams plugin's session start, written by TensorBoard's own writer (not
+    tensorboardX): what the HParams view must read from any writer."""
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.plugins.hparams import summary_v2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    summary = summary_v2.hparams_pb(hparams, start_time_secs=int(wall))
+    w = EventFileWriter(str(folder), filename_suffix=".hparams")
+    w.add_event(Event(wall_time=wall, step=0, summary=summary))
+    w.close()
+
+
+def sweep_logs(root: Path) -> Path:
+    """Three runs of a small learning-rate / batch-size sweep, hyperparameters written by
+    TensorBoard's writer: the dashboard must label them by what differs."""
+    for k, (lr, bs) in enumerate(((0.1, 32), (0.01, 32), (0.01, 64))):
+        folder = root / f"run-{k}"
+        tensorboardx_run(folder, steps=60, tags=("Loss/train", "Accuracy/train", "Loss/test"),
+                         start=1_700_000_000.0 + 100 * k, hist_every=20 if k == 0 else 0,
+                         decay=lr * 10 * (bs / 32))
+        tensorboard_hparams(folder, {"lr": lr, "batch_size": bs, "optimizer": "adam"})
+    return root

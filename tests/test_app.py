@@ -176,52 +176,60 @@ async def test_a_failing_run_is_shown_not_a_crash(tmp_path):
     assert "no dataset files" in status and "--data digits" in status
 
 
-@pytest.mark.parametrize("theme", THEMES)
-def test_setup_snapshot(theme, snap_compare, monkeypatch, tmp_path):
+@pytest.mark.parametrize("theme,size", [pytest.param(t, (140, 44), id=t) for t in THEMES] +
+                         [pytest.param("tbx-dark", (80, 24), id="tbx-dark-80x24")])
+def test_setup_snapshot(theme, size, snap_compare, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     app = make_app("train", config=RunConfig(model="simple_cnn", data="digits", logdir="runs"),
                    theme=theme)
-    assert snap_compare(app, terminal_size=(140, 44))
+    assert snap_compare(app, terminal_size=size)
 
 
-@pytest.mark.parametrize("theme", THEMES)
-def test_dashboard_snapshot_in_each_theme(theme, snap_compare, monkeypatch, tmp_path):
-    from test_watch import app_for, fixed_logs
-
-    monkeypatch.chdir(tmp_path)
-    fixed_logs(Path("runs"))
-    app = app_for(Path("runs"))
-    app._wanted_theme = theme
-    assert snap_compare(app, terminal_size=(140, 44))
-
-
-def test_real_terminal_trains_and_logs_for_tensorboard(tmp_path):
+def test_real_terminal_at_80x24_trains_fits_and_logs_for_tensorboard(tmp_path):
+    """The real app in tmux at the smallest size we support: the form, Enter, the run to
+    its end; the charts, the status line and the footer fit, nothing cut mid-word."""
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed")
     session = f"tbxapp{os.getpid()}"
-    cmd = (f"cd {tmp_path} && {sys.executable} -m tbx_tui --model mlp --data synthetic "
-           f"--epochs 2 --log-every 5 --hist-every 10; sleep 60")
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "140", "-y", "44", cmd],
+    cmd = (f"cd {tmp_path} && TBX_TUI_STATE={tmp_path / 'state'} {sys.executable} -m tbx_tui "
+           f"--model mlp --data synthetic --epochs 2 --log-every 5 --hist-every 10; "
+           f"echo EXIT=$?; sleep 60")
+
+    def capture() -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+                              capture_output=True, text=True).stdout
+
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", cmd],
                    check=True)
     try:
         screen = ""
         deadline = time.monotonic() + 30
         while "Start training" not in screen and time.monotonic() < deadline:
             time.sleep(0.3)
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
-                                    capture_output=True, text=True).stdout
+            screen = capture()
         subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             time.sleep(0.5)
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
-                                    capture_output=True, text=True).stdout
+            screen = capture()
             if "finished" in screen and "Loss/train" in screen and "┤" in screen:
                 break
+        lines = screen.splitlines()
         assert "finished" in screen and "64 steps" in screen, screen
+        assert "Loss/test" in screen  # a second chart of the grid fits
+        status, footer = lines[-2], lines[-1]
+        assert status.split()[0] == "finished" and not status.rstrip().endswith("…"), status
+        assert footer.split() == ["p", "Pause", "s", "Stop", "n", "New", "space", "Show",
+                                  "c", "Chart", "z", "Zoom", "b", "Side", "H", "HParams",
+                                  "?", "Help", "q", "Quit"], footer
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
-        time.sleep(1.0)
+        deadline = time.monotonic() + 10
+        while "EXIT=" not in screen and time.monotonic() < deadline:
+            time.sleep(0.3)
+            screen = capture()
+        assert "EXIT=0" in screen  # the run had ended: quitting is no interruption
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
     ea = accumulator(only_run(tmp_path / "runs"))
-    assert len(ea.Scalars("Loss/train")) == 13 and "weights/fc1.weight" in ea.Tags()["histograms"]
+    # early points after steps 1, 2, 4; then every 5 steps; and the last (64)
+    assert len(ea.Scalars("Loss/train")) == 16 and "weights/fc1.weight" in ea.Tags()["histograms"]

@@ -18,6 +18,8 @@ from test_app import failure_status, quick, wait_for
 from test_cli import session_status
 from tbx_tui.logs.watcher import LogWatcher
 from tbx_tui.tui.app import make_app
+from tbx_tui.tui.panels.chart_grid import ChartGrid
+from tbx_tui.tui.panels.run_table import RunTable
 from tbx_tui.tui.screens.dashboard import DashboardScreen
 from tbx_tui.tui.widgets.curve_plot import CurveData, CurvePlot, plot_curves, _SmoothCache
 
@@ -46,8 +48,8 @@ async def test_log_scale_on_an_empty_watch_keeps_the_app(tmp_path):
         await pilot.pause()
         await pilot.press("l")
         await pilot.pause(0.3)
-        assert app.is_running and app.screen.log_y
-        assert app.screen.query_one(CurvePlot).error is None
+        assert app.is_running and not app.screen.grid.specs  # no chart to put on a log scale
+        assert "waiting for event files" in str(app.screen.query_one("#status").render())
     assert app.return_code in (0, None)
 
 
@@ -58,11 +60,11 @@ async def test_log_scale_with_every_run_hidden_during_training(tmp_path):
         await pilot.press("ctrl+s")
         screen = app.screen
         s = screen.session
-        await wait_for(pilot, lambda: screen.known)
+        await wait_for(pilot, lambda: screen.known and screen.grid.specs)
         await pilot.press("space")  # hide the only run
         await pilot.press("l")
         await pilot.pause(0.5)
-        assert app.is_running and screen.log_y and not screen.shown
+        assert app.is_running and screen.grid.current.log_y and not screen.shown
         await wait_for(pilot, lambda: s.result is not None, timeout=120)
         assert s.result.state.value == "finished"
     assert (s.run_dir / "model.pt").exists()
@@ -73,7 +75,7 @@ async def train_with_a_broken(tmp_path, monkeypatch, owner, name: str, error: Ex
                               check) -> None:
     """Train a short run in the app while ``owner.name`` raises ``error``; once the run
     has ended (and the app is still up), ``check(screen)``."""
-    def broken(self):
+    def broken(self, *args):
         raise error
 
     monkeypatch.setattr(owner, name, broken)
@@ -92,7 +94,7 @@ async def train_with_a_broken(tmp_path, monkeypatch, owner, name: str, error: Ex
 
 async def test_a_chart_that_cannot_draw_says_so_and_training_goes_on(tmp_path, monkeypatch):
     def check(screen):
-        plot = screen.query_one(CurvePlot)
+        plot = screen.query(CurvePlot).first()
         assert plot.error == "RuntimeError: plotext exploded"
         assert "could not be drawn" in str(plot.render())
 
@@ -105,8 +107,20 @@ async def test_a_failing_refresh_is_a_status_message_not_a_crash(tmp_path, monke
         status = str(screen.query_one("#status").render())
         assert "display error: ValueError: bad store" in status
 
-    await train_with_a_broken(tmp_path, monkeypatch, DashboardScreen, "_draw_curves",
+    await train_with_a_broken(tmp_path, monkeypatch, DashboardScreen, "_legend",
                               ValueError("bad store"), check)
+
+
+async def test_a_failing_panel_is_named_in_the_status_and_the_others_go_on(tmp_path,
+                                                                          monkeypatch):
+    def check(screen):
+        status = str(screen.query_one("#status").render())
+        assert "display error: ValueError: grid broke" in status
+        assert "finished" in status and "640 steps" in status  # the rest still works
+        assert screen.query_one(RunTable).row_count == 1
+
+    await train_with_a_broken(tmp_path, monkeypatch, ChartGrid, "sync_panel",
+                              ValueError("grid broke"), check)
 
 
 def test_a_run_folder_named_like_markup_is_shown_as_text(tmp_path):

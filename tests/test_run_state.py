@@ -14,7 +14,7 @@ from logfiles import tensorboardx_run
 from tbx_tui.logs.runstate import QUIET_FLOOR_S, pace, quiet_limit
 from tbx_tui.logs.watcher import LogWatcher, run_status
 from tbx_tui.tui.app import make_app
-from tbx_tui.tui.widgets.run_list import RunList
+from tbx_tui.tui.panels.run_table import RunTable as RunList
 
 pytestmark = pytest.mark.usefixtures("cpu_only")
 

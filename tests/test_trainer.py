@@ -129,3 +129,21 @@ def test_macro_metrics_agree_with_scikit_learn():
 def test_run_folders_are_never_reused(tmp_path):
     names = [make_run_dir(str(tmp_path), "run").name for _ in range(3)]
     assert names == ["run", "run-2", "run-3"]
+
+
+def test_the_first_points_come_early_whatever_log_every_says(tmp_path):
+    """The default run logs every 100 steps: without early points its first Loss/train
+    point came after ~30 s here. Steps 1, 2, 4, 8, … below log_every are logged too."""
+    rec = Recorder()
+    cfg = RunConfig(model="simple_cnn", data="digits", epochs=1, log_every=1000,
+                    hist_every=0, logdir=str(tmp_path))
+    stamps = []
+    opened, logged = rec.open, rec.scalars
+    rec.open = lambda info: (stamps.append(time.time()), opened(info))
+    rec.scalars = lambda step, values: (stamps.append(time.time()), logged(step, values))
+    result = Trainer(cfg, [rec], RunControl()).run()
+    steps = [s for s, v in rec.scalar_log if "Loss/train" in v]
+    assert steps == [0, 1, 3, 7, 15, 31, result.steps - 1] and result.steps == 45  # the last too
+    # From the run's start (its folder and event file open) to its first point: one step.
+    # (torch's one-off ~4 s import of torch._dynamo happens before the folder exists.)
+    assert stamps[1] - stamps[0] < 2.0

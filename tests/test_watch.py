@@ -74,14 +74,28 @@ async def test_dashboard_keys(tmp_path, monkeypatch):
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, DashboardScreen)
-        assert screen.scalar_tag == "Loss/train" and screen.shown == {"baseline", "lr-0.01"}
-        assert screen.hist_tag == "weights/fc1.weight"
+        grid = screen.grid
+        # The default grid: the preferred scalars, then one histogram, all on screen.
+        assert [s.key for s in grid.specs] == [
+            "scalar:Loss/train", "scalar:Accuracy/train", "histogram:weights/fc1.weight"]
+        assert len(grid.visible) == 3 and screen.shown == {"baseline", "lr-0.01"}
         await pilot.press("right_square_bracket")
         assert screen.smoothing == pytest.approx(0.65)
-        await pilot.press("x", "l", "h")
-        assert (screen.by_time, screen.log_y, screen.hist_mode) == (True, True, "overlay")
+        await pilot.press("x", "l")  # x for every chart, l for the selected one
+        assert screen.by_time and grid.specs[0].log_y and not grid.specs[1].log_y
+        await pilot.press("h")  # the histogram chart, though a scalar one is selected
+        assert grid.specs[2].mode == "overlay"
+        await pilot.press("c", "c")
+        assert grid.current.tag == "weights/fc1.weight"
         await pilot.press("h")
-        assert screen.hist_mode == "distribution"
+        assert grid.specs[2].mode == "distribution"
+        await pilot.press("z")  # zoom: the selected chart takes the grid
+        await pilot.pause()
+        assert grid.visible == [grid.specs[2]] and len(grid.children) == 1
+        await pilot.press("z", "c", "u")  # back, select the first chart, unpin it
+        await pilot.pause()
+        assert [s.tag for s in grid.specs] == ["Accuracy/train", "weights/fc1.weight"]
+        assert len(grid.children) == 2
         await pilot.press("space")  # hide the highlighted run (the first: baseline)
         assert screen.shown == {"lr-0.01"}
         await pilot.press("e")
@@ -89,15 +103,56 @@ async def test_dashboard_keys(tmp_path, monkeypatch):
         with open(tmp_path / "runs" / "baseline" / "baseline-scalars.csv") as f:  # its folder
             rows = list(csv.reader(f))
         assert rows[0] == ["tag", "step", "wall_time", "value"] and len(rows) == 1 + 240
+        await pilot.press("b")  # the side panel folds away; the grid takes the width
+        await pilot.pause()
+        assert not screen.query_one("#side").display and grid.size.width == 140
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         help_text = str(app.screen.query_one("#help Static").render())
-        assert "[[/b]" not in help_text and "Smooth -" in help_text
-        assert "Theme" in help_text and "tag tree" in help_text  # t, and how to get there
+        assert "[[/b]" not in help_text and "less smoothing" in help_text
+        assert "next theme" in help_text and "tag tree" in help_text  # t, and how to get there
+        assert "take the selected chart off" in help_text and "5× its own logging interval" in help_text
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen)
         await pilot.press("q")
     assert app.return_code in (0, None)
+    # The grid is kept for this logdir: a new dashboard opens as this one was left.
+    async with app_for(tmp_path / "runs").run_test(size=(140, 44)) as pilot:
+        await pilot.pause()
+        screen = pilot.app.screen
+        assert [s.tag for s in screen.grid.specs] == ["Accuracy/train", "weights/fc1.weight"]
+        assert screen.grid.specs[1].mode == "distribution" and screen.by_time
+        assert not screen.query_one("#side").display and screen.smoothing == 0.65
+        await pilot.press("b", "g")  # the default grid again
+        await pilot.pause()
+        assert len(screen.grid.specs) == 3
+
+
+async def test_a_tag_from_the_tree_is_pinned_and_the_grid_follows_the_size(tmp_path):
+    from tbx_tui.tui.widgets.tag_tree import TagTree
+
+    root = tmp_path / "runs"
+    tensorboardx_run(root / "many", steps=30, tags=tuple(f"Metric/m{i}" for i in range(8)))
+    for size, shown in (((80, 24), 2), ((200, 60), 8)):
+        async with app_for(root).run_test(size=size) as pilot:
+            await pilot.pause(0.3)
+            grid = pilot.app.screen.grid
+            assert len(grid.specs) == 8 and len(grid.visible) == shown
+            assert len(grid.children) == shown
+    async with app_for(root).run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        screen = pilot.app.screen
+        await pilot.press("c", "c")  # past the first page: the page that holds it
+        await pilot.pause()
+        assert screen.grid.visible[0].tag == "Metric/m2"
+        assert "charts 3-4 of 8" in str(screen.query_one("#status").render())
+        await pilot.press("u")
+        tree = screen.query_one(TagTree)
+        tree.focus()
+        leaf = next(n for n in tree.root.children[0].children if n.data[0] == "Metric/m2")
+        tree.select_node(leaf)  # enter on the tag: pinned after the selected chart
+        await pilot.pause()
+        assert screen.grid.current.tag == "Metric/m2" and len(screen.grid.specs) == 8
 
 
 async def test_new_data_appears_without_a_key_press(tmp_path):
@@ -140,8 +195,9 @@ def test_real_terminal_follows_a_run_being_written(tmp_path):
             screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
                                     capture_output=True, text=True).stdout
             for line in screen.splitlines():
-                if " live " in line and "●" in line:
-                    seen.append(line.split()[3])  # the step column
+                tokens = line.split()
+                if "●" in tokens and tokens[tokens.index("●") + 2:][:1] == ["live"]:
+                    seen.append(tokens[tokens.index("●") + 3])  # the step column
         assert len(set(seen)) >= 3, seen  # the step went on changing, untouched
         subprocess.run(["tmux", "send-keys", "-t", session, "q"])
     finally:
@@ -150,23 +206,20 @@ def test_real_terminal_follows_a_run_being_written(tmp_path):
 
 
 async def test_chart_titles_fit_and_carry_their_view(tmp_path):
-    from tbx_tui.tui.widgets.curve_plot import CurvePlot
-    from tbx_tui.tui.widgets.histogram_plot import HistogramPlot
+    from tbx_tui.tui.panels.chart_grid import CurveChart, HistogramChart
 
     fixed_logs(tmp_path / "runs")
-    for size, whole in (((80, 24), False), ((160, 40), True)):
-        async with app_for(tmp_path / "runs").run_test(size=size) as pilot:
-            screen = pilot.app.screen
+    async with app_for(tmp_path / "runs").run_test(size=(160, 40)) as pilot:
+        screen = pilot.app.screen
+        await pilot.pause(0.3)
+        hist = screen.query_one(HistogramChart)
+        for mode in ("overlay", "distribution", "latest"):
+            await pilot.press("h")
             await pilot.pause(0.3)
-            for mode in ("overlay", "distribution", "latest"):
-                await pilot.press("h")
-                await pilot.pause(0.3)
-                text = screen.query_one(HistogramPlot).render().plain
-                # plotext drops a title wider than the plot: at 80 columns it is cut, not lost
-                assert ("weights/fc1.weight (baseline) " + mode) in text if whole \
-                    else "weights" in text, text
-            await pilot.press("l")
-            await pilot.pause(0.3)
-            curve = screen.query_one(CurvePlot).render().plain
-            assert "Loss/train  ·  smoothing 0.60  ·  log y" in curve if whole \
-                else "Loss/" in curve, curve
+            assert hist.border_title.startswith(f"weights/fc1.weight · baseline · {mode}")
+            if mode == "distribution":  # the title inside says what the bands are
+                assert "distribution over 12 steps" in hist.render().plain
+        await pilot.press("l")
+        await pilot.pause(0.3)
+        curve = screen.query(CurveChart).first()
+        assert curve.border_title == "Loss/train · smoothing 0.60 · log y"

@@ -16,7 +16,7 @@ def _pct(v: float | None) -> str:
     return "  -  " if v is None else f"{100 * v:5.1f}%"
 
 
-def progress_line(p, width: int = 0) -> str:
+def progress_line(p, width: int = 0, bar: bool = True) -> str:
     """One line for humans: where the run is, how fast, how long to go. With ``width``
     (a terminal), a bar is added and the least useful parts are dropped to fit."""
     loss = "-" if p.loss is None else f"{p.loss:.4f}"
@@ -31,9 +31,9 @@ def progress_line(p, width: int = 0) -> str:
         return "  ".join(text for _, text in parts)
     for cut in (6, 5, 4, 3, 2, 1):
         text = "  ".join(t for prio, t in parts if prio < cut)
-        if len(text) + 17 < width:  # room for a bar of at least 10
+        if len(text) + (17 if bar else 0) < width:  # room for a bar of at least 10
             break
-    bar_w = max(min(width - len(text) - 4, 30), 0)
+    bar_w = max(min(width - len(text) - 4, 30), 0) if bar else 0
     if bar_w >= 10:
         done = int(bar_w * p.step / max(p.total_steps, 1))
         text = "[" + "#" * done + "." * (bar_w - done) + "] " + text
@@ -46,14 +46,19 @@ def metrics_line(metrics: dict[str, float]) -> str:
             f"  recall {_pct(metrics['Recall/test']).strip()}")
 
 
-def format_progress(p, model: str, data: str, run_dir: str) -> str:
-    """The app's status line (Rich markup) from a trainer's Progress snapshot."""
-    colour = {"running": "green", "paused": "yellow", "finished": "cyan", "stopped": "cyan",
-              "failed": "red", "diverged": "red"}.get(str(p.state.value), "white")
+def progress_parts(p, model: str, data: str, run_dir: str, width: int = 0
+                   ) -> list[tuple[int, str]]:
+    """The app's status line from a trainer's Progress snapshot: (priority, Rich markup)
+    parts, lower priorities kept longer on a narrow terminal."""
     from rich.markup import escape
 
-    rest = f"  {model} on {data}  {progress_line(p)}  {p.device}"
+    colour = {"running": "green", "paused": "yellow", "finished": "cyan", "stopped": "cyan",
+              "failed": "red", "diverged": "red"}.get(str(p.state.value), "white")
+    parts = [(0, f"[b {colour}]{p.state.value}[/]"), 
+             (0, escape(progress_line(p, max(width - 12, 20) if width else 0, bar=False))),
+             (3, escape(f"{model} on {data}")), (4, escape(p.device))]
     if p.message:
-        rest += f"  ·  {p.message}"
-    rest += f"  ·  {run_dir}" if run_dir else ""
-    return f"[b {colour}]{p.state.value}[/]" + escape(rest)
+        parts.append((1, escape(p.message)))
+    if run_dir:
+        parts.append((5, escape(run_dir)))
+    return parts

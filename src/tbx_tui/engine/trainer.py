@@ -90,6 +90,15 @@ def classification_metrics(confusion: torch.Tensor) -> dict[str, float]:
     }
 
 
+def log_due(step: int, log_every: int, total: int) -> bool:
+    """Scalars are logged every ``log_every`` steps and at the last one, and early, at
+    steps 1, 2, 4, 8, … below ``log_every``: a run shows its first point after one step,
+    whatever ``--log-every`` says, for log2(log_every) extra syncs in all. Deterministic
+    (by step, not by clock), so a resumed run logs the same steps."""
+    return step % log_every == 0 or step == total or (step < log_every and
+                                                      step & (step - 1) == 0)
+
+
 class Trainer:
     def __init__(self, config: RunConfig, sinks: list[Sink] = (), control: RunControl | None = None,
                  data: TensorData | None = None):
@@ -144,6 +153,10 @@ class Trainer:
         data = (self._data or load_dataset(cfg.data, cfg.data_dir, cfg.seed)).to(device)
         torch.manual_seed(cfg.seed)
         model = build_model(cfg.model, data.in_shape, data.num_classes).to(device)
+        # Before the run folder exists: torch's first optimizer imports torch._dynamo
+        # (~4 s here with torch 2.14), which would otherwise sit between the run's start
+        # and its first point.
+        optimizer = make_optimizer(cfg, model.parameters())
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels
 
@@ -171,7 +184,7 @@ class Trainer:
                 self._abandon(reserve)
                 raise LogdirUnusable(f"logdir: {describe_os_error(e)}") from None
             self._started = time.perf_counter()
-            result = self._train(model, data, device, use_amp, spe, total)
+            result = self._train(model, optimizer, data, device, use_amp, spe, total)
         except KeyboardInterrupt:  # a second Ctrl+C: close what is open, then go
             self._finish(reserve, self._result(RunState.STOPPED, {}, "interrupted"))
             raise
@@ -226,10 +239,9 @@ class Trainer:
         for sink in self.sinks:
             getattr(sink, method)(*args)
 
-    def _train(self, model, data: TensorData, device, use_amp: bool, spe: int,
+    def _train(self, model, optimizer, data: TensorData, device, use_amp: bool, spe: int,
                total: int) -> RunResult:
         cfg, control = self.config, self.control
-        optimizer = make_optimizer(cfg, model.parameters())
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp)
         order = torch.Generator().manual_seed(cfg.seed)
         n = len(data.train_y)
@@ -279,7 +291,7 @@ class Trainer:
                 self._step = step
 
                 gstep = step - 1  # the tutorial's epoch * len(loader) + i
-                if step % cfg.log_every == 0 or step == total:
+                if log_due(step, cfg.log_every, total):
                     mean_loss = loss_sum.item() / seen  # SYNC: once per log interval
                     now = time.perf_counter()
                     self._rate = seen / max(now - t_interval, 1e-9)

@@ -77,12 +77,23 @@ class LogWatcher:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: str | None = None
+        # Real paths of the run folders to read; None: every run under the roots. Runs
+        # left out are counted, not read (the app's earlier runs, until asked for).
+        self.only: set[str] | None = None
+        self.left_out = 0
 
     def poll(self) -> bool:
         """One pass over every root. Returns whether the store changed."""
         before = self.store.version
         unlisted: dict[str, str] = {}
         found = discover(self.roots, unlisted)
+        only = self.only
+        if only is not None:
+            kept = {n: v for n, v in found.items() if os.path.realpath(v[0]) in only}
+            self.left_out = len(found) - len(kept)
+            found, unlisted = kept, {}
+        else:
+            self.left_out = 0
         store = self.store
         for name in [n for n in store.runs if n not in found and n not in unlisted]:
             store.drop_run(name)

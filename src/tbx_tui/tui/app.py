@@ -1,98 +1,11 @@
-"""The apps: ``TrainApp`` (setup form, then the live dashboard) and ``WatchApp``, sharing
-themes and one factory, ``make_app``, used by the CLI and the tests alike."""
+"""One factory, ``make_app``, used by the CLI and the tests alike: ``TrainApp`` (setup
+form, then the live dashboard) or ``WatchApp``. The apps share ``themed.ThemedApp``."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import signal
-import threading
 import time
 
 from textual.app import App
-from textual.binding import Binding
-
-from .themes import DEFAULT_THEME, available_themes, rgb
-from .widgets.palette import set_palette
-
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-EXIT_GRACE_S = 5.0
-
-
-def _exit_later(code: int, delay: float) -> None:
-    time.sleep(delay)
-    os._exit(code)
-
-
-class ThemedApp(App):
-    CSS_PATH = "app.tcss"
-    BINDINGS = [Binding("t", "next_theme", "Theme")]
-
-    def __init__(self, theme_name: str | None = None, clock=time.time):
-        super().__init__()
-        self.clock = clock
-        self.plot_themes, self.theme_problems = available_themes()
-        for t in self.plot_themes.values():
-            self.register_theme(t.theme)
-        self._wanted_theme = theme_name or DEFAULT_THEME
-        self._signals: list[int] = []
-
-    def on_mount(self) -> None:
-        self._catch_stop_signals()
-        self.theme_changed_signal.subscribe(self, self._theme_changed)
-        if self._wanted_theme in self.plot_themes:
-            self.theme = self._wanted_theme
-        self._theme_changed(self.current_theme)
-        for problem in self.theme_problems:
-            self.notify(problem, severity="warning")
-
-    def _catch_stop_signals(self) -> None:
-        """SIGTERM (kill, a scheduler) and SIGHUP (a dropped SSH session) end the app the
-        way q does: runs stopped and saved, files closed, the terminal given back. Left to
-        their defaults they kill the process mid-write with the terminal still in the
-        alternate screen and mouse tracking on."""
-        loop = asyncio.get_running_loop()
-        for sig in STOP_SIGNALS:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.stop_on_signal, sig)
-                self._signals.append(sig)
-
-    def on_unmount(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in self._signals:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(sig)
-        self._signals.clear()
-
-    def stop_on_signal(self, sig: int) -> None:
-        self.close_runs()  # first: whatever happens next, the runs are saved and closed
-        code = 128 + sig
-        # After SIGHUP the terminal is gone, and Textual's shutdown can hang on it for
-        # good (its writer thread dies on EIO, then its full queue blocks the exit). What
-        # mattered is done by now, so a shutdown that has not finished in a few seconds
-        # is cut short.
-        threading.Thread(target=_exit_later, args=(code, EXIT_GRACE_S), daemon=True,
-                         name="tbx-exit-watchdog").start()
-        self.exit(return_code=code)
-
-    def close_runs(self, timeout: float = 10.0) -> None:
-        """Stop whatever this app runs, saved and closed (the trainer app has runs)."""
-
-    def _theme_changed(self, theme) -> None:
-        plot = self.plot_themes.get(theme.name)
-        bg = theme.background or ("#1e1e1e" if theme.dark else "#ffffff")
-        set_palette(plot.runs if plot else None, rgb(bg))
-        for screen in self.screen_stack:
-            if hasattr(screen, "invalidate_plots"):
-                screen.invalidate_plots()
-
-    def action_next_theme(self) -> None:
-        names = sorted(self.plot_themes)
-        if names:
-            i = names.index(self.theme) if self.theme in names else -1
-            self.theme = names[(i + 1) % len(names)]
-            self.notify(f"theme: {self.theme}", timeout=2)
 
 
 def make_app(mode: str, *, config=None, watcher=None, theme: str | None = None,

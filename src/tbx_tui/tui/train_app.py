@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from ..config import RunConfig
-from .app import ThemedApp
+from .themed import ThemedApp
 from .screens.setup import SetupScreen
 from .screens.training import ConfirmQuit, TrainingScreen
 
@@ -17,7 +17,7 @@ class TrainApp(ThemedApp):
                  theme_name: str | None = None):
         super().__init__(theme_name, clock)
         self.initial = config or RunConfig()
-        self.training = TrainingScreen(clock)
+        self.training = TrainingScreen(clock, self.initial.logdir)
 
     def on_mount(self) -> None:
         # Textual runs the base class's on_mount too (handlers run along the MRO).

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from ..logs.watcher import LogWatcher
-from .app import ThemedApp
 from .screens.dashboard import DashboardScreen
+from .themed import ThemedApp
 
 
 class WatchApp(ThemedApp):
@@ -21,10 +22,11 @@ class WatchApp(ThemedApp):
     def on_mount(self) -> None:
         # Textual runs the base class's on_mount too (handlers run along the MRO).
         title = "watching " + ", ".join(self.watcher.roots)
-        self.push_screen(DashboardScreen(self.watcher.store, title, self.watcher, self.clock))
+        key = "|".join(os.path.abspath(r) for r in self.watcher.roots)  # the grid is kept per logdir
+        self.push_screen(DashboardScreen(self.watcher.store, title, self.watcher, self.clock,
+                                         layout_key=key))
         if self.live:
             self.watcher.start()
 
     def on_unmount(self) -> None:
         self.watcher.stop()
-

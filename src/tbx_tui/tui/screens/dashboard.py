@@ -1,9 +1,9 @@
-"""The dashboard: runs, tags, curves and histograms of one MetricStore.
+"""The dashboard: a side panel (run table, tag tree) and the chart grid, over one
+MetricStore.
 
-It reads the store on its own clock (a timer, a few times a second) and redraws a plot only
-when what that plot shows changed: the store's version for the lists, each run's version
-and the view settings for the plots. ``tbx-tui watch`` and a run trained in the app show
-this same screen.
+It reads the store on its own clock (a timer, a few times a second) and hands each panel
+one ``PanelContext``; a chart redraws only when what it shows changed (its runs' versions,
+its view, its size). ``tbx-tui watch`` and a run trained in the app show this same screen.
 """
 
 from __future__ import annotations
@@ -12,25 +12,29 @@ import csv
 import os
 import time
 
-import numpy as np
 from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, Tree
+from textual.widgets import Footer, Static, Tree
+from textual.widgets import DataTable
 
 from ...atomic import atomic_file, describe_os_error
+from ...logs.labels import run_labels
 from ...logs.series import DEFAULT_SMOOTHING
 from ...logs.store import MetricStore
-from ..widgets.curve_plot import CurveData, CurvePlot, legend_markup
-from ..widgets.histogram_plot import MODES, HistogramPlot
-from ..widgets.run_list import RunList
+from ..grid_state import ChartSpec, default_specs, load_view, save_view
+from ..panels import PanelContext
+from ..panels.chart_grid import ChartGrid
+from ..panels.run_table import RunTable
+from ..widgets.curve_plot import legend_markup
+from ..widgets.histogram_plot import MODES
+from ..widgets.status_line import fit_parts
 from ..widgets.tag_tree import TagTree
 from .help import HelpScreen
 
-PREFERRED = ("Loss/train", "loss", "Loss/test")
 # Plots redraw at most this often: what a redraw costs the UI thread, times this factor,
 # so the UI takes no more than ~3% of a core from a training run sharing the machine.
 DUTY_FACTOR = 30.0
@@ -38,77 +42,137 @@ MIN_INTERVAL, MAX_INTERVAL = 0.5, 15.0
 
 
 class DashboardScreen(Screen):
+    # Footer labels are short (80 columns); the help and the palette show the tooltip.
+    # show=False: in the help and the command palette only.
     BINDINGS = [
-        Binding("space", "toggle_run", "Show run"),
-        Binding("right_square_bracket", "smoothing(0.05)", "Smooth +", key_display="]"),
-        Binding("left_square_bracket", "smoothing(-0.05)", "Smooth -", key_display="["),
-        Binding("x", "toggle_x", "Step/time"),
-        Binding("l", "toggle_log", "Log y"),
-        Binding("h", "hist_mode", "Hist view"),
-        Binding("e", "export", "Export CSV"),
-        Binding("r", "refresh_now", "Reload"),
+        Binding("space", "toggle_run", "Show", tooltip="show / hide the highlighted run"),
+        Binding("c", "next_chart", "Chart", tooltip="select the next chart"),
+        Binding("z", "zoom", "Zoom", tooltip="the selected chart to the whole grid, and back"),
+        Binding("u", "unpin", "Unpin", show=False, tooltip="take the selected chart off the "
+                "grid (enter on a tag in the tag tree pins one)"),
+        Binding("g", "default_grid", "Default grid", show=False,
+                tooltip="the default charts again"),
+        Binding("right_square_bracket", "smoothing(0.05)", "Smooth +", key_display="]",
+                show=False, tooltip="more smoothing (every chart)"),
+        Binding("left_square_bracket", "smoothing(-0.05)", "Smooth -", key_display="[",
+                show=False, tooltip="less smoothing (every chart)"),
+        Binding("x", "toggle_x", "Step/time", show=False,
+                tooltip="x axis: step or wall time (every chart)"),
+        Binding("l", "toggle_log", "Log y", show=False,
+                tooltip="log / linear y scale of the selected chart"),
+        Binding("h", "hist_mode", "Hist view", show=False, tooltip="histogram chart: "
+                "latest, overlay of several steps, distribution over steps"),
+        Binding("b", "toggle_side", "Side", tooltip="fold / unfold the side panel"),
+        Binding("H", "hparams", "HParams", tooltip="HParams view: every run's "
+                "hyperparameters and final metrics; sort, filter, choose, diff"),
+        Binding("e", "export", "Export CSV", show=False,
+                tooltip="every scalar of the highlighted run, into its folder"),
+        Binding("r", "refresh_now", "Reload", show=False, tooltip="read the files now"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "app.quit", "Quit"),
     ]
 
     def __init__(self, store: MetricStore, title: str = "", watcher=None,
-                 clock=time.time, tick: float = 0.25):
+                 clock=time.time, tick: float = 0.25, layout_key: str | None = None):
         super().__init__()
         self.store = store
         self.watcher = watcher
         self.title_text = title
         self.clock = clock
         self.tick = tick
+        self.layout_key = layout_key
         self.shown: set[str] = set()
         self.known: set[str] = set()
-        self.scalar_tag: str | None = None
-        self.hist_tag: str | None = None
+        self.labels: dict[str, str] = {}
         self.smoothing = DEFAULT_SMOOTHING
         self.by_time = False
-        self.log_y = False
-        self.hist_mode = MODES[0]
+        self.user_charts = False  # the user pinned/unpinned: the grid no longer follows tags
+        self._tags: tuple[set, set] = (set(), set())
         self._seen_version = -1
-        self._curve_sig = self._hist_sig = None
         self._status_text = ""
         self._next_plot = 0.0  # monotonic time before which new data does not redraw
+        self._saved_ok = True
 
     def compose(self) -> ComposeResult:
         with Horizontal():
             with Vertical(id="side"):
-                yield RunList(id="runs")
+                yield RunTable(id="runs")
                 yield TagTree(id="tags")
             with Vertical(id="plots"):
                 yield Static(id="legend")
-                yield CurvePlot(id="curve", classes="plot")
-                yield HistogramPlot(id="hist", classes="plot")
+                yield ChartGrid(id="grid")
         yield Static(id="status")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # ctrl+p: in the help
 
     def on_mount(self) -> None:
+        self._restore_view()
         self.set_interval(self.tick, self.refresh_view)
         self.set_interval(1.0, self.tick_ages)  # states and ages follow the clock
         self.refresh_view()
 
+    # ---- the grid's view, kept per log directory ---------------------------------------
+    def _restore_view(self) -> None:
+        view = load_view(self.layout_key) if self.layout_key else {}
+        if isinstance(view.get("smoothing"), (int, float)):
+            self.smoothing = round(min(max(float(view["smoothing"]), 0.0), 0.99), 2)
+        self.by_time = bool(view.get("by_time", False))
+        if view.get("side") is False:
+            self.query_one("#side").display = False
+        if view.get("charts"):
+            self.user_charts = True
+            self.grid.set_specs(view["charts"], selected=view.get("selected", 0))
+        self.grid.zoomed = bool(view.get("zoomed", False))
+
+    def save_view(self) -> None:
+        if not self.layout_key:
+            return
+        try:
+            save_view(self.layout_key, self.grid.specs if self.user_charts else None,
+                      smoothing=self.smoothing, by_time=self.by_time,
+                      side=bool(self.query_one("#side").display), zoomed=self.grid.zoomed,
+                      selected=self.grid.selected)
+            self._saved_ok = True
+        except OSError as e:
+            if self._saved_ok:  # once, not at every key
+                self.notify(f"the chart layout is not kept: {describe_os_error(e)}",
+                            severity="warning")
+            self._saved_ok = False
+
+    @property
+    def grid(self) -> ChartGrid:
+        return self.query_one(ChartGrid)
+
+    # ---- reading the store -------------------------------------------------------------
+    def visible_runs(self) -> dict:
+        """The runs this dashboard shows (the app's leaves earlier runs out until asked)."""
+        return self.store.runs
+
+    def context(self, now: float) -> PanelContext:
+        return PanelContext(self.visible_runs(), self.shown, self.labels,
+                            self.query_one(RunTable).current, now, self.smoothing,
+                            self.by_time)
+
     def tick_ages(self) -> None:
         """Re-judge every run's state and age by the clock, with no new data and without
-        touching the plots (the run list updates only the cells that changed)."""
+        touching the plots (the run table updates only the cells that changed)."""
         try:
             with self.store.lock:
-                self.query_one(RunList).sync(self.store.runs, self.shown, self.clock())
+                self.query_one(RunTable).update_panel(self.context(self.clock()))
         except Exception as e:  # as refresh_view: nothing escapes a timer
-            self.log.error("run list refresh failed", e)
+            self.log.error("run table refresh failed", e)
 
     def on_resize(self) -> None:
         self.invalidate_plots()
 
     def invalidate_plots(self) -> None:
-        """Redraw both plots on the next tick (size or colours changed)."""
-        self._curve_sig = self._hist_sig = None
+        """Redraw every chart on the next tick (size or colours changed)."""
         if self.is_mounted:
+            for cell in self.grid.children:
+                cell._sig = None
             self._next_plot = 0.0
+            self._seen_version = -1  # the legend and the table refit too
             self.call_after_refresh(self.refresh_view)
 
-    # ---- reading the store -------------------------------------------------------------
     def refresh_view(self) -> None:
         """The timer's callback. Nothing may escape it: an exception here would end the
         app, and with it a run training on a thread of this process."""
@@ -122,151 +186,226 @@ class DashboardScreen(Screen):
     def _refresh_view(self) -> None:
         store, now = self.store, self.clock()
         with store.lock:
-            if store.version != self._seen_version:
-                self._seen_version = store.version
-                self._sync_lists(now)
+            changed = store.version != self._seen_version
+            if changed:
+                self._sync_lists()
+            ctx = self.context(now)
+            if changed:
+                self.query_one(RunTable).update_panel(ctx)
+                self._legend(ctx)
+                self._seen_version = store.version  # only once all of it worked: else again
             now_m = time.monotonic()
-            if now_m >= self._next_plot or self._curve_sig is None or self._hist_sig is None:
-                drew = self._draw_curves() | self._draw_histogram()
-                if drew:
-                    cost = sum(w.build_seconds for w in self.query(".plot"))
-                    self._next_plot = now_m + min(max(cost * DUTY_FACTOR, MIN_INTERVAL),
-                                                  MAX_INTERVAL)
+            if now_m >= self._next_plot:
+                grid = self.grid
+                if grid.update_panel(ctx):
+                    self._next_plot = now_m + min(max(grid.build_seconds * DUTY_FACTOR,
+                                                      MIN_INTERVAL), MAX_INTERVAL)
         self._status(now)
 
-    def _sync_lists(self, now: float) -> None:
-        runs = self.store.runs
+    def _sync_lists(self) -> None:
+        runs = self.visible_runs()
         new = set(runs) - self.known
         self.shown |= new  # a run that appears is shown; the user may hide it
         self.known = set(runs)
         self.shown &= self.known
-        self.query_one(RunList).sync(runs, self.shown, now)
+        self.labels = run_labels({n: r.hparams for n, r in runs.items()})
         scalars = {t for r in runs.values() for t in r.scalars}
         hists = {t for r in runs.values() for t in r.histograms}
         self.query_one(TagTree).sync(scalars, hists)
-        if self.scalar_tag not in scalars:
-            self.scalar_tag = next((t for t in PREFERRED if t in scalars),
-                                   min(scalars) if scalars else None)
-        if self.hist_tag not in hists:
-            self.hist_tag = min(hists) if hists else None
+        if (scalars, hists) != self._tags:
+            self._tags = (scalars, hists)
+            if not self.user_charts:
+                self.grid.set_specs(default_specs(scalars, hists, self.grid.specs))
 
-    def _draw_curves(self) -> bool:
-        runs, tag = self.store.runs, self.scalar_tag
-        names = [n for n in sorted(runs) if n in self.shown and tag in runs[n].scalars]
-        sig = (tag, tuple((n, runs[n].version) for n in names), self.smoothing, self.by_time,
-               self.log_y)
-        if sig == self._curve_sig:
-            return False
-        self._curve_sig = sig
-        order = sorted(runs)
-        curves = []
-        for name in names:
-            series = runs[name].scalars[tag]
-            x = (series.walls - series.walls[0]) if self.by_time and len(series) else series.steps
-            curves.append((CurveData(name, order.index(name), np.array(x, dtype=np.float64),
-                                     np.array(series.values)), series.generation))
-        self.query_one(CurvePlot).draw(tag, curves, self.smoothing, self.by_time, self.log_y)
-        self.query_one("#legend", Static).update(
-            legend_markup([(c.run, c.index) for c, _ in curves]) or " ", layout=False)
-        return True
-
-    def _draw_histogram(self) -> bool:
-        runs = self.store.runs
-        name = self.query_one(RunList).current
-        tag = self.hist_tag
-        run = runs.get(name) if name else None
-        if run is None or tag not in run.histograms:  # fall back to any run that has it
-            name = next((n for n in sorted(runs) if tag in runs[n].histograms), None)
-            run = runs.get(name) if name else None
-        sig = (name, tag, run.version if run else None, self.hist_mode)
-        if sig == self._hist_sig:
-            return False
-        self._hist_sig = sig
-        points = list(run.histograms.get(tag, [])) if run else []
-        index = sorted(runs).index(name) if name else 0
-        self.query_one(HistogramPlot).draw(name, tag, points, self.hist_mode, index)
-        return True
+    def _legend(self, ctx: PanelContext) -> None:
+        names = [n for n in sorted(ctx.runs) if n in ctx.shown]
+        legend = self.query_one("#legend")
+        # Before the first layout the legend has no width yet; on_resize draws it again.
+        width = (legend.size.width or self.size.width) - 2
+        entries, used = [], 0
+        for i, name in enumerate(names):
+            label = ctx.labels.get(name, name)
+            more = len(names) - i - 1
+            entry = len(label) + 2 + (3 if entries else 0)  # "■ label", "   " between
+            if used + entry + (len(f"   +{more} more") if more else 0) > width and entries:
+                break
+            entries.append((label, ctx.colours[name]))
+            used += entry
+        text = legend_markup(entries)
+        if len(entries) < len(names):  # never cut silently: the rest are in the run table
+            text += f"   [b]+{len(names) - len(entries)} more[/]"
+        self.query_one("#legend", Static).update(text or " ", layout=False)
 
     def redraw_now(self) -> None:
         """A user asked for a different view: no throttling for that."""
         self._next_plot = 0.0
         self.refresh_view()
 
-    def _status(self, now: float) -> None:
-        runs = self.store.runs
+    def status_parts(self, now: float) -> list[tuple[int, str]]:
+        """(priority, markup): the lowest numbers survive a narrow terminal."""
+        runs = self.visible_runs()
+        grid = self.grid
+        parts = [(3, escape(self.title_text)), (1, f"{len(runs)} run(s)")]
+        if grid.specs:
+            shown = len(grid.visible)
+            first = grid.specs.index(grid.visible[0]) + 1 if shown else 0
+            where = "zoomed" if grid.zoomed else (
+                f"charts {first}-{first + shown - 1} of {len(grid.specs)}"
+                if shown < len(grid.specs) else f"{len(grid.specs)} charts")
+            parts.append((2, f"{where} · x: {'time' if self.by_time else 'step'}"))
         bad = sum(r.bad for r in runs.values())
-        parts = [escape(self.title_text), f"{len(runs)} run(s)", f"smoothing {self.smoothing:.2f}",
-                 f"x: {'time' if self.by_time else 'step'}",
-                 f"y: {'log' if self.log_y else 'linear'}", f"hist: {self.hist_mode}"]
         if bad:
-            parts.append(f"skipped records: {bad}")
-        troubled = sum(bool(r.problems) for r in runs.values())
-        if troubled:
-            parts.append(f"[b]{troubled} run(s) not fully readable[/] (problem column)")
-        if self.watcher is not None and self.watcher.error:
-            parts.append(f"error: {escape(self.watcher.error)}")
+            parts.append((1, f"skipped records: {bad}"))
         if not runs:
-            parts.append("waiting for event files…")
-        self.set_status("  ·  ".join(p for p in parts if p))
+            parts.append((0, "waiting for event files…"))
+        return parts
+
+    def problem_parts(self) -> list[tuple[int, str]]:
+        """What is wrong, on either dashboard: unreadable runs, the watcher, a panel."""
+        parts = []
+        troubled = sum(bool(r.problems) for r in self.visible_runs().values())
+        if troubled:
+            parts.append((0, f"[b]{troubled} run(s) not fully readable[/] (problem column)"))
+        if self.watcher is not None and self.watcher.error:
+            parts.append((0, f"error: {escape(self.watcher.error)}"))
+        for panel in (self.grid, self.query_one(RunTable)):
+            if panel.panel_error:
+                parts.append((0, f"[b red]display error:[/] {escape(panel.panel_error)}"))
+        return parts
+
+    def _status(self, now: float) -> None:
+        width = self.query_one("#status").size.width - 2
+        self.set_status(fit_parts(self.status_parts(now) + self.problem_parts(), width))
 
     def set_status(self, text: str | Text) -> None:
-        """Fixed-size line: no layout pass (a layout pass re-renders every widget)."""
+        """One line, updated with no layout pass (that would re-render every widget);
+        a failure's message may take more lines, and only then is there one."""
         if text != self._status_text:
             self._status_text = text
-            self.query_one("#status", Static).update(text, layout=False)
+            status = self.query_one("#status", Static)
+            plain = text.plain if isinstance(text, Text) else Text.from_markup(text).plain
+            lines = min(-(-len(plain) // max(status.size.width - 2, 10)), 4)
+            status.update(text, layout=lines != status.size.height)
 
     # ---- events and actions ------------------------------------------------------------
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
+        """Enter on a tag: its chart is selected, pinned to the grid if it was not there."""
         if event.node.data is None:
             return
         tag, kind = event.node.data
-        if kind == "scalar":
-            self.scalar_tag = tag
+        spec = ChartSpec(tag, kind)
+        specs = self.grid.specs
+        keys = [s.key for s in specs]
+        if spec.key in keys:
+            self.grid.select(keys.index(spec.key))
         else:
-            self.hist_tag = tag
+            at = self.grid.selected + 1 if specs else 0
+            self.user_charts = True
+            self.grid.set_specs([*specs[:at], spec, *specs[at:]], selected=at)
+        self.save_view()
         self.redraw_now()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.redraw_now()
 
     def action_toggle_run(self) -> None:
-        name = self.query_one(RunList).current
+        name = self.query_one(RunTable).current
         if name is None:
             return
         self.shown ^= {name}
-        self._seen_version = -1  # re-sync the ● column
+        self._seen_version = -1  # re-sync the ● column and the legend
+        self.redraw_now()
+
+    def action_next_chart(self) -> None:
+        self.grid.select(self.grid.selected + 1)
+        self.save_view()
+        self.redraw_now()
+
+    def action_zoom(self) -> None:
+        self.grid.zoomed = not self.grid.zoomed
+        self.grid.arrange_cells()
+        self.save_view()
+        self.redraw_now()
+
+    def action_unpin(self) -> None:
+        grid = self.grid
+        if not grid.specs:
+            return
+        self.user_charts = True
+        specs = [s for i, s in enumerate(grid.specs) if i != grid.selected]
+        grid.set_specs(specs, selected=min(grid.selected, len(specs) - 1))
+        self.notify("chart unpinned: Enter on a tag in the tag tree pins one, g restores "
+                    "the default grid", timeout=4)
+        self.save_view()
+        self.redraw_now()
+
+    def action_default_grid(self) -> None:
+        self.user_charts = False
+        self.grid.zoomed = False
+        self.grid.set_specs(default_specs(*self._tags, self.grid.specs), selected=0)
+        self.save_view()
         self.redraw_now()
 
     def action_smoothing(self, delta: float) -> None:
         self.smoothing = round(min(max(self.smoothing + delta, 0.0), 0.99), 2)
+        self.save_view()
         self.redraw_now()
 
     def action_toggle_x(self) -> None:
         self.by_time = not self.by_time
+        self.save_view()
         self.redraw_now()
+
+    def _chart(self, kind: str) -> ChartSpec | None:
+        """The selected chart if it is of ``kind``, else the first such chart."""
+        grid = self.grid
+        if grid.current is not None and grid.current.kind == kind:
+            return grid.current
+        return next((s for s in grid.visible if s.kind == kind), None)
 
     def action_toggle_log(self) -> None:
-        self.log_y = not self.log_y
-        self.redraw_now()
+        spec = self._chart("scalar")
+        if spec is not None:
+            spec.log_y = not spec.log_y
+            self.save_view()
+            self.redraw_now()
 
     def action_hist_mode(self) -> None:
-        self.hist_mode = MODES[(MODES.index(self.hist_mode) + 1) % len(MODES)]
+        spec = self._chart("histogram")
+        if spec is None:
+            self.notify("no histogram chart: Enter on a ▤ tag in the tag tree adds one",
+                        severity="warning")
+            return
+        spec.mode = MODES[(MODES.index(spec.mode) + 1) % len(MODES)]
+        self.save_view()
         self.redraw_now()
+
+    def action_toggle_side(self) -> None:
+        side = self.query_one("#side")
+        side.display = not side.display
+        self.save_view()
 
     def action_refresh_now(self) -> None:
         if self.watcher is not None:
             self.watcher.poll_now()
 
+    def action_hparams(self) -> None:
+        from .hparams import HParamsScreen
+
+        self.app.push_screen(HParamsScreen(self))
+
     def action_help(self) -> None:
-        about = ("tbx-tui dashboard: curves of the selected scalar tag for every shown run "
-                 "(raw faint, smoothed bright), and the selected histogram of the "
-                 "highlighted run.")
-        # The screen's keys, then the app's (t: theme), each once.
-        keys = {b.key: b for b in [*self.BINDINGS, *self.app.BINDINGS] if b.show}
+        about = ("tbx-tui dashboard: a grid of charts, one per tag (raw curves faint, "
+                 "smoothed bright, one colour per run; histograms of the highlighted run). "
+                 "Keys act on the selected chart (bright top border). A run is live while "
+                 "it writes within 5× its own logging interval (at least 30 s), then "
+                 "stale; finished, stopped, failed and diverged are what the run wrote.")
+        # The screen's keys, then the app's (t: theme), each once, footer or not.
+        keys = {b.key: b for b in [*self.BINDINGS, *self.app.BINDINGS]}
         self.app.push_screen(HelpScreen(list(keys.values()), about))
 
     def action_export(self) -> None:
-        name = self.query_one(RunList).current
+        name = self.query_one(RunTable).current
         if name is None:
             self.notify("no run to export", severity="warning")
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -18,11 +19,11 @@ class HelpScreen(ModalScreen[None]):
         self._about = about
 
     def compose(self) -> ComposeResult:
-        rows = [f"[b]{_key(b.key_display or b.key)}[/b]  {b.description}"
+        rows = [f"[b]{_key(b.key_display or b.key)}[/b]  {escape(b.tooltip or b.description)}"
                 for b in self._keys]
         text = "\n".join([self._about, "", *rows, "",
-                          f"[b]{'tab':>12}[/b]  next pane: run list, tag tree (enter picks a "
-                          "tag), charts",
+                          f"[b]{'tab':>12}[/b]  next pane: run table, tag tree (enter on a tag "
+                          "selects its chart, or pins it to the grid); a click selects a chart",
                           f"[b]{'ctrl+p':>12}[/b]  command palette",
                           f"[b]{'escape':>12}[/b]  close this help"])
         with VerticalScroll(id="help"):

@@ -39,6 +39,10 @@ def detect_devices(done) -> None:
         except Exception:
             pass
         done(found)
+        try:  # while the user reads the form: torch's first optimizer imports
+            import torch._dynamo  # noqa: F401  # it (~4 s here), delaying the run's start
+        except Exception:
+            pass
 
     threading.Thread(target=probe, name="tbx-devices", daemon=True).start()
 
@@ -58,7 +62,7 @@ class SetupScreen(Screen[RunConfig | None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="setup"):
-            with VerticalScroll(id="form"):
+            with VerticalScroll(id="form", can_focus=False):  # tab goes to the fields
                 for name, f in FIELDS.items():
                     yield self._row(name, f)
             with Vertical(id="about"):

@@ -7,14 +7,16 @@ progress snapshot).
 
 from __future__ import annotations
 
+import os
+
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Static
 
-from ...progress import format_progress, metrics_line
+from ...progress import metrics_line, progress_parts
 from ...config import ConfigError, check_field
 from ...logs.watcher import LogWatcher
 from ..training import TrainingSession
@@ -60,20 +62,34 @@ class ConfirmQuit(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
-class TrainingScreen(DashboardScreen):
+class TrainingScreen(DashboardScreen, inherit_bindings=False):
+    """The dashboard of the runs trained in this app. The watcher reads their log
+    directories, but only this session's run folders until ``a`` asks for the earlier
+    runs there too (reading them costs the training thread time)."""
+
     BINDINGS = [
-        Binding("p", "pause", "Pause/resume"),
-        Binding("s", "stop", "Stop run"),
-        Binding("n", "new_run", "New run"),
-        Binding("L", "set_lr", "Set LR"),
+        Binding("p", "pause", "Pause", tooltip="pause / resume the run"),
+        Binding("s", "stop", "Stop", tooltip="stop the run: it finishes the step, "
+                "evaluates, saves model.pt"),
+        Binding("n", "new_run", "New", tooltip="new run: the form again, prefilled"),
+        Binding("L", "set_lr", "Set LR", show=False,
+                tooltip="set the learning rate of the running run"),
+        Binding("a", "earlier_runs", "Earlier runs", show=False,
+                tooltip="show / hide the earlier runs of the log directory"),
+        # The run's own keys first in the footer (not inherited: those would go last).
         *DashboardScreen.BINDINGS,
+        *Screen.BINDINGS,
     ]
 
-    def __init__(self, clock):
+    def __init__(self, clock, logdir: str | None = None):
         watcher = LogWatcher([], interval=1.0)
-        super().__init__(watcher.store, "", watcher, clock)
+        watcher.only = set()
+        super().__init__(watcher.store, "", watcher, clock,
+                         layout_key=os.path.abspath(logdir) if logdir else None)
         self.sessions: list[TrainingSession] = []
         self._watched: set[str] = set()
+        if logdir:
+            watcher.roots.append(os.path.abspath(logdir))
 
     @property
     def session(self) -> TrainingSession | None:
@@ -93,27 +109,51 @@ class TrainingScreen(DashboardScreen):
         s = self.session
         if s is not None and s.run_dir is not None and str(s.run_dir) not in self._watched:
             self._watched.add(str(s.run_dir))
-            self.watcher.roots.append(str(s.run_dir))
+            root = os.path.abspath(s.run_dir.parent)
+            if root not in self.watcher.roots:
+                self.watcher.roots.append(root)
+            if self.watcher.only is not None:
+                self.watcher.only = {*self.watcher.only, os.path.realpath(s.run_dir)}
             self.watcher.poll_now()
         super().refresh_view()
 
-    def _status(self, now: float) -> None:
+    def action_earlier_runs(self) -> None:
+        w = self.watcher
+        if w.only is None:
+            w.only = {os.path.realpath(p) for p in self._watched}
+            self.notify("earlier runs hidden")
+        else:
+            if not w.left_out:
+                self.notify("no earlier runs in " + ", ".join(w.roots), severity="warning")
+                return
+            w.only = None
+            self.notify(f"reading {w.left_out} earlier run(s)")
+        w.poll_now()
+
+    def status_parts(self, now: float) -> list[tuple[int, str]]:
         s = self.session
+        width = self.query_one("#status").size.width - 2
         if s is None:
-            self.set_status("no run yet: n opens the setup form")
+            parts = [(0, "no run yet: n opens the setup form")]
         elif s.error:
             state = s.result.state.value if s.result else "failed"
-            self.set_status(f"[b red]{state}[/]: {escape(s.error)}")
+            parts = [(-1, f"[b red]{state}[/]: {escape(s.error)}")]  # whole, wrapped
         elif s.trainer is None:
-            self.set_status("starting…")
+            parts = [(0, "starting…")]
         elif s.result is not None and s.result.metrics:  # ended: the test metrics, not train
-            state = s.result.state.value
-            self.set_status(f"[b cyan]{state}[/]" + escape(
-                f"  {s.config.model} on {s.config.data}  {s.result.steps:,} steps  test "
-                f"{metrics_line(s.result.metrics)}  ·  {s.run_dir}"))
+            parts = [(0, f"[b cyan]{s.result.state.value}[/]"),
+                     (0, escape(f"{s.result.steps:,} steps")),
+                     (1, escape(f"test loss {s.result.metrics['Loss/test']:.4f}  "
+                                f"acc {s.result.metrics['Accuracy/test']:.1%}")),
+                     (2, escape(metrics_line(s.result.metrics).split("  ", 2)[2])),
+                     (3, escape(f"{s.config.model} on {s.config.data}")),
+                     (4, escape(str(s.run_dir)))]
         else:
-            self.set_status(format_progress(s.trainer.snapshot(), s.config.model,
-                                            s.config.data, str(s.run_dir or "")))
+            parts = progress_parts(s.trainer.snapshot(), s.config.model, s.config.data,
+                                   str(s.run_dir or ""), width)
+        if self.watcher.left_out:
+            parts.append((2, f"{self.watcher.left_out} earlier run(s) (a: show)"))
+        return parts
 
     def _training(self) -> TrainingSession | None:
         """The running session, or None after saying there is none."""
@@ -122,7 +162,6 @@ class TrainingScreen(DashboardScreen):
             self.notify("no run is training (n starts one)", severity="warning")
             return None
         return s
-
     def action_pause(self) -> None:
         s = self._training()
         if s is None:

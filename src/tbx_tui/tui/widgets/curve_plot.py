@@ -52,22 +52,24 @@ class CurvePlot(CachedPlot):
         self.message = "no scalar tag selected"
 
     def draw(self, tag: str | None, curves: list[tuple[CurveData, int]], smoothing: float,
-             by_time: bool, log_y: bool) -> None:
+             by_time: bool, log_y: bool, titled: bool = True) -> None:
         self.draw_safely(plot_curves, self.plt, max(self.size.width - 12, 10),
                          tag or self.message, curves, smoothing, by_time, log_y, self.cache,
-                         self.size.width)
+                         self.size.width, titled)
 
 
 def plot_curves(plt, columns: int, tag: str, curves: list[tuple[CurveData, int]],
                 smoothing: float, by_time: bool, log_y: bool, cache: _SmoothCache,
-                width: int = 200) -> None:
+                width: int = 200, titled: bool = True) -> None:
     """Fill a plotext figure ``width`` columns wide. ``curves``: (data, generation) per
     run. At most two points per column reach plotext, whatever the series' length. The
     title carries the chart's own view: smoothing and y scale (the x label says step or
-    time)."""
+    time); ``titled=False`` leaves it to the caller (a grid cell's border) and titles
+    only a chart with nothing to show."""
     plt.clear_figure()
-    plt.title(fit_title(f"{tag}  ·  smoothing {smoothing:.2f}  ·  "
-                        f"{'log' if log_y else 'linear'} y", width))
+    if titled:
+        plt.title(fit_title(f"{tag}  ·  smoothing {smoothing:.2f}  ·  "
+                            f"{'log' if log_y else 'linear'} y", width))
     plt.xlabel("wall time (s since start)" if by_time else "step")
     drawn = 0
     for data, generation in curves:

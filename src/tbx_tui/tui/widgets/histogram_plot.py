@@ -16,11 +16,13 @@ _BANDS = ("min", "7%", "16%", "31%", "median", "69%", "84%", "93%", "max")
 
 class HistogramPlot(CachedPlot):
     def draw(self, run: str | None, tag: str | None, points: list[HistogramPoint],
-             mode: str, index: int = 0) -> None:
-        self.draw_safely(self._draw, run, tag, points, mode, index)
+             mode: str, index: int = 0, titled: bool = True) -> None:
+        """``titled=False``: the caller shows tag, run and mode (a grid cell's border);
+        the chart's title then says only what the mode needs (steps shown)."""
+        self.draw_safely(self._draw, run, tag, points, mode, index, titled)
 
     def _draw(self, run: str | None, tag: str | None, points: list[HistogramPoint],
-              mode: str, index: int) -> None:
+              mode: str, index: int, titled: bool) -> None:
         plt = self.plt
         plt.clear_figure()
         if not tag or not points:
@@ -40,8 +42,9 @@ class HistogramPlot(CachedPlot):
                 plt.plot(steps, bands[:, k].tolist(), color=dimmed(rgb, shade),
                          marker="braille")
             plt.xlabel("step")
-            plt.title(fit_title(f"{tag} ({run}) distribution over {len(points)} steps: min, "
-                                f"7/16/31%, median (bright), 69/84/93%, max", self.size.width))
+            plt.title(fit_title((f"{tag} ({run}) " if titled else "") +
+                                f"distribution over {len(points)} steps: min, 7/16/31%, "
+                                "median (bright), 69/84/93%, max", self.size.width))
         else:
             chosen = [points[-1]] if mode == "latest" else \
                 [points[int(i)] for i in np.unique(np.linspace(0, len(points) - 1, 5).astype(int))]
@@ -53,7 +56,8 @@ class HistogramPlot(CachedPlot):
                 plt.plot(centres.tolist(), counts.tolist(), color=dimmed(rgb, age),
                          marker="braille", fillx=mode == "latest")
             plt.xlabel("value")
-            plt.title(fit_title(f"{tag} ({run}) " + (
-                f"latest: step {points[-1].step}" if mode == "latest" else
-                f"overlay: steps {', '.join(str(p.step) for p in chosen)} (oldest faintest)"),
-                self.size.width))
+            if titled or mode == "overlay":  # a grid cell's border names the latest step
+                plt.title(fit_title((f"{tag} ({run}) " if titled else "") + (
+                    f"latest: step {points[-1].step}" if mode == "latest" else
+                    f"overlay: steps {', '.join(str(p.step) for p in chosen)} "
+                    "(oldest faintest)"), self.size.width))

@@ -1,0 +1,124 @@
+"""What the chart grid shows, as data: the charts (tag, kind and their own view), which
+fits the terminal, and the user's choice kept per log directory.
+
+The choice is kept outside the log directory — a logdir followed over SSH is often not
+ours to write — in ``$TBX_TUI_STATE`` or ``$XDG_STATE_HOME/tbx-tui`` (else
+``~/.local/state/tbx-tui``), file ``grids.json``: log directory -> view.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+
+from ..atomic import atomic_write
+from .widgets.histogram_plot import MODES
+
+# The default grid, as TensorBoard's first screen: losses, accuracy, the learning rate,
+# one histogram; then whatever other scalars fit.
+PREFERRED = ("Loss/train", "loss", "Loss/test", "Accuracy/test", "Accuracy/train", "LR")
+MIN_CELL_W, MIN_CELL_H = 36, 9
+CELL_ASPECT = 3.0
+MAX_CHARTS = 12
+
+
+@dataclass
+class ChartSpec:
+    tag: str
+    kind: str = "scalar"           # "scalar" or "histogram"
+    log_y: bool = False            # scalars: the y scale of this chart
+    mode: str = MODES[0]           # histograms: latest / overlay / distribution
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.tag}"
+
+
+def default_specs(scalars: set[str], hists: set[str], old: list[ChartSpec] = ()
+                  ) -> list[ChartSpec]:
+    """The preferred tags that exist, one histogram (weights first), then the remaining
+    scalar tags. A chart's own view survives (``old``) while its tag stays."""
+    kept = {s.key: s for s in old}
+    tags = [t for t in PREFERRED if t in scalars]
+    picked = [ChartSpec(t) for t in tags]
+    if hists:
+        first = min(hists, key=lambda t: (not t.startswith("weights/"), t))
+        picked.append(ChartSpec(first, "histogram"))
+    picked += [ChartSpec(t) for t in sorted(scalars - set(tags))]
+    return [kept.get(s.key, s) for s in picked[:MAX_CHARTS]]
+
+
+def grid_shape(n: int, width: int, height: int) -> tuple[int, int, int]:
+    """(charts shown, columns, rows) for ``n`` charts in ``width`` × ``height`` cells:
+    as many as fit at the minimum cell size, arranged so each cell is closest to
+    ``CELL_ASPECT`` columns per row (a curve reads best about three times wider than
+    tall in characters, as a terminal cell is twice as tall as wide)."""
+    cols = max(1, width // MIN_CELL_W)
+    rows = max(1, height // MIN_CELL_H)
+    shown = min(n, cols * rows)
+    if shown == 0:
+        return 0, 1, 1
+    if width <= 0 or height <= 0:  # not laid out yet
+        return shown, 1, shown
+    best = None
+    for c in range(1, min(cols, shown) + 1):
+        r = math.ceil(shown / c)
+        if r > rows:
+            continue
+        badness = abs(math.log((width / c) / (height / r) / CELL_ASPECT))
+        if best is None or badness < best[0]:
+            best = (badness, c, r)
+    return shown, best[1], best[2]
+
+
+def window(n: int, shown: int, selected: int) -> range:
+    """The charts on screen: the first ``shown``, or the page that holds ``selected``."""
+    if shown <= 0:
+        return range(0)
+    start = (selected // shown) * shown
+    return range(start, min(start + shown, n))
+
+
+def state_file() -> str:
+    base = os.environ.get("TBX_TUI_STATE") or os.path.join(
+        os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"), "tbx-tui")
+    return os.path.join(base, "grids.json")
+
+
+def _load_all(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}  # absent or damaged: the defaults, and the next save replaces it
+
+
+def load_view(key: str) -> dict:
+    """The saved view of one log directory: ``charts`` (a list of ChartSpec, or None for
+    the defaults) and the other settings as saved; {} when there is none."""
+    view = _load_all(state_file()).get(key)
+    if not isinstance(view, dict):
+        return {}
+    charts = view.get("charts")
+    try:
+        view["charts"] = None if charts is None else [
+            ChartSpec(str(c["tag"]), c.get("kind", "scalar") if c.get("kind") in
+                      ("scalar", "histogram") else "scalar", bool(c.get("log_y", False)),
+                      c.get("mode") if c.get("mode") in MODES else MODES[0])
+            for c in charts]
+    except (TypeError, KeyError, AttributeError):
+        view["charts"] = None
+    return view
+
+
+def save_view(key: str, charts: list[ChartSpec] | None, **settings) -> None:
+    """Raises OSError when the state file cannot be written (the caller says so)."""
+    path = state_file()
+    data = _load_all(path)
+    data[key] = {"charts": None if charts is None else [asdict(c) for c in charts],
+                 **settings}
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    atomic_write(path, json.dumps(data, indent=1, sort_keys=True))

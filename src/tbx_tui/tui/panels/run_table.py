@@ -1,0 +1,89 @@
+"""The run table: one row per run — shown on the charts or not, name, what tells it apart
+(its differing hyperparameters), status, last step, last update, final test metrics,
+skipped records, what keeps a file from being read. Space puts the highlighted run on or
+off the charts; the highlighted run is the one histograms and export use."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from ...logs.labels import differing_keys, fmt_value, SHORT
+from ...logs.summary import ago
+from ...logs.watcher import run_status
+from . import Panel, PanelContext
+
+# Final metrics shown when some run has them (the last point of the tag).
+METRICS = (("Loss/test", "test loss", "{:.4f}"), ("Accuracy/test", "test acc", "{:.2%}"),
+           ("loss", "loss", "{:.4f}"))
+FIXED = (("on", ""), ("run", "run"), ("status", "status"), ("step", "step"),
+         ("updated", "updated"))
+# Room for the widest value a column takes, not its first one ("finish", "1m ag").
+MIN_WIDTH = {"status": 10, "updated": 8, "step": 6}
+
+
+class RunTable(Panel, DataTable):
+    def __init__(self, **kwargs):
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._columns: tuple = ()
+
+    def sync_panel(self, ctx: PanelContext) -> bool:
+        runs = ctx.runs
+        keys = differing_keys({n: r.hparams for n, r in runs.items()})
+        metrics = [m for m in METRICS if any(m[0] in r.scalars for r in runs.values())]
+        columns = (*FIXED, *((f"hp:{k}", SHORT.get(k, k)) for k in keys),
+                   *((f"m:{tag}", label) for tag, label, _ in metrics),
+                   ("skipped", "skipped"), ("problem", "problem"))
+        if columns != self._columns:  # new hyperparameter or metric columns: rebuild
+            current = self.current
+            self.clear(columns=True)
+            self._columns = columns
+            for key, label in columns:
+                # A padded label, not a fixed width: the column still grows with its
+                # content (update_width below), and never shrinks under the widest value.
+                self.add_column(label.ljust(MIN_WIDTH.get(key, 0)), key=key)
+            if current is not None:
+                self._restore = current
+        existing = {str(k.value) for k in self.rows}
+        for name in existing - set(runs):
+            self.remove_row(name)
+        for name in sorted(runs):
+            cells = self._cells(name, ctx, keys, metrics)
+            if name in existing:
+                for key, value in cells.items():
+                    if self.get_cell(name, key) != value:
+                        self.update_cell(name, key, value, update_width=True)
+            else:
+                self.add_row(*cells.values(), key=name)
+        restore = getattr(self, "_restore", None)
+        if restore is not None and restore in runs:
+            self.move_cursor(row=self.get_row_index(restore))
+            self._restore = None
+        return True
+
+    @staticmethod
+    def _cells(name: str, ctx: PanelContext, keys, metrics) -> dict:
+        run = ctx.runs[name]
+        cells = {
+            "on": "●" if name in ctx.shown else "○",
+            "run": Text(name),  # a folder name is not markup
+            "status": run_status(run, ctx.now),
+            "step": "-" if run.last_step is None else str(run.last_step),
+            "updated": ago(ctx.now - run.mtime) if run.mtime else "-",
+        }
+        for k in keys:
+            cells[f"hp:{k}"] = fmt_value(run.hparams[k]) if k in run.hparams else ""
+        for tag, _, form in metrics:
+            s = run.scalars.get(tag)
+            cells[f"m:{tag}"] = form.format(float(s.values[-1])) if s is not None and len(s) \
+                else ""
+        cells["skipped"] = str(run.bad) if run.bad else ""
+        cells["problem"] = Text("; ".join(f"{v}{f' ({k})' if k else ''}"  # what, then where
+                                          for k, v in sorted(run.problems.items())))
+        return cells
+
+    @property
+    def current(self) -> str | None:
+        if not self.row_count:
+            return None
+        return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
