@@ -1,8 +1,11 @@
-"""Benchmark: one curve redraw with 1,000,000 points on a 120x30 plot.
+"""Benchmark: curve redraws with 1,000,000 points: one 120x30 plot, and the dashboard's
+grid of 4 charts at the cell sizes of a 120x36 and a 200x60 terminal.
 
 Raw plotext given every point, against tbx-tui's path (TensorBoard smoothing on the full
 series, min/max downsample to the plot's columns, raw + smoothed lines): the first draw,
-and a redraw after 100 new points (smoothing resumes from its cached state).
+and a redraw after 100 new points (smoothing and the downsample resume from their cached
+state, so only plotext's own drawing grows with the plot's size). The grid rows split a
+redraw into our preparation and plotext's build.
 
     python tests/benchmarks/bench_redraw.py [--points 1000000] [--skip-raw]
 """
@@ -72,7 +75,39 @@ def main() -> int:
                          ("tbx-tui, redraw after 100 new points", redraw)):
         speed = f"{raw_ms / min(values):9.0f}x" if raw_ms else ""
         print(f"{name:44}{min(values):10.1f}{speed}")
+    grid(x, y, n, args.rounds)
     return 0
+
+
+def grid(x, y, n: int, rounds: int) -> None:
+    """Four charts of n points each (four series), redrawn after 100 new points each."""
+    print(f"\ngrid of 4 charts, {n:,} points each{'':8}{'prep ms':>10}{'build ms':>10}"
+          f"{'total ms':>10}")
+    series = [(x, y * (1 + k / 10)) for k in range(4)]
+    for terminal, (w, h) in (("120x36", (41, 16)), ("200x60", (68, 28))):
+        best = {}
+        for r in range(rounds):
+            caches = [_SmoothCache() for _ in series]
+            for phase, count in (("first draw", n), ("redraw after 100 new", n + 100)):
+                prep = build_ms = 0.0
+                for (sx, sy), cache in zip(series, caches):
+                    plt = Plot()
+                    t0 = time.perf_counter()
+                    plot_curves(plt, w - 12, "Loss/train",
+                                [(CurveData("run", 0, sx[:count], sy[:count]), 0)],
+                                0.6, False, False, cache, w, titled=False)
+                    t1 = time.perf_counter()
+                    plt.plotsize(w, h)
+                    plt.build()
+                    prep += t1 - t0
+                    build_ms += time.perf_counter() - t1
+                key = (terminal, phase)
+                if key not in best or prep + build_ms < sum(best[key]):
+                    best[key] = (prep, build_ms)
+        for (terminal_, phase), (prep, build_ms) in best.items():
+            label = f"  {terminal_} terminal, {phase}"
+            print(f"{label:44}{1e3 * prep:10.1f}{1e3 * build_ms:10.1f}"
+                  f"{1e3 * (prep + build_ms):10.1f}")
 
 
 if __name__ == "__main__":

@@ -7,19 +7,23 @@ SHORT = {"batch_size": "bs", "epochs": "ep", "optimizer": "opt", "weight_decay":
          "momentum": "mom", "lr_schedule": "sched", "lr_gamma": "gamma",
          "lr_step_epochs": "step_ep", "max_steps": "max", "log_every": "log",
          "hist_every": "hist"}
+ORDER = ("model", "data", "lr", "batch_size", "optimizer", "epochs", "weight_decay",
+         "momentum", "lr_schedule", "seed")
 _MISSING = object()
 
 
 def differing_keys(hparams: dict[str, dict[str, object]]) -> list[str]:
-    """Keys whose value is not the same in every run that has hyperparameters, in the
-    order they first appear. A key one run lacks counts as differing."""
+    """Keys whose value is not the same in every run that has hyperparameters (a key one
+    run lacks counts as differing), in a fixed order."""
     having = [h for h in hparams.values() if h]
     if len(having) < 2:
         return []
     keys: dict[str, None] = {}
     for h in having:
         keys.update(dict.fromkeys(h))
-    return [k for k in keys if len({_norm(h.get(k, _MISSING)) for h in having}) > 1]
+    differ = [k for k in keys if len({_norm(h.get(k, _MISSING)) for h in having}) > 1]
+    # A fixed order, whatever order the runs were read in: the usual suspects first.
+    return sorted(differ, key=lambda k: (ORDER.index(k) if k in ORDER else len(ORDER), k))
 
 
 def _norm(v):

@@ -5,7 +5,6 @@ state, its last drawing) survive a rearrangement."""
 
 from __future__ import annotations
 
-import numpy as np
 from textual.containers import Container
 from textual.events import Click
 
@@ -30,11 +29,12 @@ class CurveChart(CurvePlot):
             return False
         self._sig = sig
         curves = []
-        for name in names:
+        for name in names:  # views, not copies: drawn under the store's lock
             s = runs[name].scalars[spec.tag]
-            x = (s.walls - s.walls[0]) if ctx.by_time and len(s) else s.steps
-            curves.append((CurveData(name, ctx.colours[name], np.array(x, dtype=np.float64),
-                                     np.array(s.values)), s.generation))
+            x0 = float(s.walls[0]) if ctx.by_time and len(s) else 0.0
+            curves.append((CurveData(name, ctx.colours[name],
+                                     s.walls if ctx.by_time else s.steps, s.values, x0),
+                           s.generation))
         self.border_title = (f"{spec.tag} · smoothing {ctx.smoothing:.2f} · "
                              f"{'log' if spec.log_y else 'linear'} y")
         self.draw(spec.tag, curves, ctx.smoothing, ctx.by_time, spec.log_y, titled=False)

@@ -35,13 +35,18 @@ from ..widgets.status_line import fit_parts
 from ..widgets.tag_tree import TagTree
 from .help import HelpScreen
 
-# Plots redraw at most this often: what a redraw costs the UI thread, times this factor,
-# so the UI takes no more than ~3% of a core from a training run sharing the machine.
-DUTY_FACTOR = 30.0
+# New data redraws the charts at most once per (cost of the last redraw / UI_BUDGET of
+# one core; 10% for `watch`, 3% beside a run training in the same process):
+# the cost is all the CPU the UI thread used from the redraw to the next tick
+# (time.thread_time) — our drawing, plotext, and Textual's compositing of the result
+# alike. Counting only plotext's build time let a grid of eight charts take a quarter
+# of the speed of a run training in the same process.
+UI_BUDGET = 0.10
 MIN_INTERVAL, MAX_INTERVAL = 0.5, 15.0
 
 
 class DashboardScreen(Screen):
+    UI_BUDGET = UI_BUDGET
     # Footer labels are short (80 columns); the help and the palette show the tooltip.
     # show=False: in the help and the command palette only.
     BINDINGS = [
@@ -90,7 +95,10 @@ class DashboardScreen(Screen):
         self._tags: tuple[set, set] = (set(), set())
         self._seen_version = -1
         self._status_text = ""
-        self._next_plot = 0.0  # monotonic time before which new data does not redraw
+        self._force = True  # the user asked for a view, or the size changed: draw now
+        self._next_plot = 0.0      # monotonic time before which new data does not redraw
+        self._measuring = None     # (monotonic, UI thread CPU) when the last redraw began
+        self._pace = 0.0           # seconds between redraws that the budget allows
         self._saved_ok = True
 
     def compose(self) -> ComposeResult:
@@ -120,7 +128,9 @@ class DashboardScreen(Screen):
             self.query_one("#side").display = False
         if view.get("charts"):
             self.user_charts = True
-            self.grid.set_specs(view["charts"], selected=view.get("selected", 0))
+            selected = view.get("selected")
+            self.grid.set_specs(view["charts"], selected=selected
+                                if isinstance(selected, int) and selected >= 0 else 0)
         self.grid.zoomed = bool(view.get("zoomed", False))
 
     def save_view(self) -> None:
@@ -169,7 +179,7 @@ class DashboardScreen(Screen):
         if self.is_mounted:
             for cell in self.grid.children:
                 cell._sig = None
-            self._next_plot = 0.0
+            self._force = True
             self._seen_version = -1  # the legend and the table refit too
             self.call_after_refresh(self.refresh_view)
 
@@ -192,14 +202,19 @@ class DashboardScreen(Screen):
             ctx = self.context(now)
             if changed:
                 self.query_one(RunTable).update_panel(ctx)
-                self._legend(ctx)
-                self._seen_version = store.version  # only once all of it worked: else again
-            now_m = time.monotonic()
-            if now_m >= self._next_plot:
-                grid = self.grid
-                if grid.update_panel(ctx):
-                    self._next_plot = now_m + min(max(grid.build_seconds * DUTY_FACTOR,
-                                                      MIN_INTERVAL), MAX_INTERVAL)
+                if self._legend(ctx):  # only once all of it worked: else again
+                    self._seen_version = store.version
+            now_m, cpu = time.monotonic(), time.thread_time()
+            if self._measuring is not None:  # the last redraw, its compositing included
+                t0, c0 = self._measuring
+                self._measuring = None
+                self._pace = min(max((cpu - c0) / self.UI_BUDGET, MIN_INTERVAL), MAX_INTERVAL)
+                self._next_plot = t0 + self._pace
+            if self._force or now_m >= self._next_plot:
+                self._force = False
+                if self.grid.update_panel(ctx):
+                    self._measuring = (now_m, cpu)
+                    self._next_plot = now_m + MAX_INTERVAL  # until measured
         self._status(now)
 
     def _sync_lists(self) -> None:
@@ -217,11 +232,12 @@ class DashboardScreen(Screen):
             if not self.user_charts:
                 self.grid.set_specs(default_specs(scalars, hists, self.grid.specs))
 
-    def _legend(self, ctx: PanelContext) -> None:
+    def _legend(self, ctx: PanelContext) -> bool:
         names = [n for n in sorted(ctx.runs) if n in ctx.shown]
         legend = self.query_one("#legend")
-        # Before the first layout the legend has no width yet; on_resize draws it again.
-        width = (legend.size.width or self.size.width) - 2
+        if not legend.size.width:  # not laid out yet: the next tick draws it
+            return False
+        width = legend.size.width - 2
         entries, used = [], 0
         for i, name in enumerate(names):
             label = ctx.labels.get(name, name)
@@ -235,10 +251,11 @@ class DashboardScreen(Screen):
         if len(entries) < len(names):  # never cut silently: the rest are in the run table
             text += f"   [b]+{len(names) - len(entries)} more[/]"
         self.query_one("#legend", Static).update(text or " ", layout=False)
+        return True
 
     def redraw_now(self) -> None:
         """A user asked for a different view: no throttling for that."""
-        self._next_plot = 0.0
+        self._force = True
         self.refresh_view()
 
     def status_parts(self, now: float) -> list[tuple[int, str]]:

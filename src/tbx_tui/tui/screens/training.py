@@ -81,6 +81,8 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
         *Screen.BINDINGS,
     ]
 
+    UI_BUDGET = 0.03  # a run trains in this process: the charts take ≤ 3% of a core
+
     def __init__(self, clock, logdir: str | None = None):
         watcher = LogWatcher([], interval=1.0)
         watcher.only = set()
@@ -151,6 +153,8 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
         else:
             parts = progress_parts(s.trainer.snapshot(), s.config.model, s.config.data,
                                    str(s.run_dir or ""), width)
+        if self._pace >= 2.0:  # why new points take a while to appear
+            parts.append((4, f"charts redraw every {self._pace:.0f} s (UI ≤ 3% CPU)"))
         if self.watcher.left_out:
             parts.append((2, f"{self.watcher.left_out} earlier run(s) (a: show)"))
         return parts

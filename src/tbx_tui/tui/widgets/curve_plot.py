@@ -8,7 +8,7 @@ import numpy as np
 from rich.markup import escape
 from .cached_plot import CachedPlot, fit_title
 
-from ...logs.series import is_constant, minmax_downsample, smooth
+from ...logs.series import EmaState, GrowingDownsample, is_constant, minmax_downsample, smooth
 from .palette import colour, dimmed
 
 
@@ -16,8 +16,23 @@ from .palette import colour, dimmed
 class CurveData:
     run: str
     index: int          # colour slot
-    x: np.ndarray
+    x: np.ndarray       # steps or wall times, as stored (a view: no copy per redraw)
     y: np.ndarray
+    x0: float = 0.0     # subtracted from x for display (wall time since the start)
+
+
+@dataclass
+class _Lines:
+    """One growing series' display state (see _SmoothCache.lines)."""
+    generation: int
+    weight: float
+    columns: int
+    raw: GrowingDownsample
+    smoothed: GrowingDownsample
+    n: int = 0                  # input points consumed
+    ema: EmaState | None = None
+    first: float | None = None
+    constant: bool = True
 
 
 class _SmoothCache:
@@ -25,6 +40,7 @@ class _SmoothCache:
 
     def __init__(self):
         self._entries: dict = {}
+        self._lines: dict = {}
 
     def get(self, key, values: np.ndarray, weight: float, generation: int) -> np.ndarray:
         hit = self._entries.get(key)
@@ -37,6 +53,39 @@ class _SmoothCache:
             out, state = smooth(values, weight)
         self._entries[key] = (weight, generation, out, state)
         return out
+
+    def lines(self, key, x: np.ndarray, y: np.ndarray, weight: float, generation: int,
+              columns: int, log_y: bool):
+        """(raw line or None, main line) of a long series from its new tail only, or
+        None where the full path must draw it (short, or x not in order: a restart
+        written without a purge)."""
+        if len(y) <= 4 * columns:
+            return None
+        e = self._lines.get(key)
+        if (e is None or e.generation != generation or e.weight != weight
+                or e.columns != columns or e.n > len(y)):
+            e = _Lines(generation, weight, columns, GrowingDownsample(columns),
+                       GrowingDownsample(columns))
+        tx, ty = x[e.n:], y[e.n:]
+        keep = np.isfinite(ty) & np.isfinite(tx) & ((ty > 0) if log_y else True)
+        if not keep.all():
+            tx, ty = tx[keep], ty[keep]
+        if len(ty):
+            e.first = float(ty[0]) if e.first is None else e.first
+            e.constant = e.constant and bool(np.all(ty == e.first))
+        if not e.raw.extend(tx, ty):
+            self._lines.pop(key, None)
+            return None
+        if weight > 0:
+            sm, e.ema = smooth(ty, weight, e.ema)
+            e.smoothed.extend(tx, sm)
+        e.n = len(y)
+        self._lines[key] = e
+        if not e.raw.n:
+            return "empty"
+        if weight > 0 and not e.constant:
+            return e.raw.points(), e.smoothed.points()
+        return None, e.raw.points()
 
 
 def legend_markup(entries: list[tuple[str, int]]) -> str:
@@ -73,7 +122,20 @@ def plot_curves(plt, columns: int, tag: str, curves: list[tuple[CurveData, int]]
     plt.xlabel("wall time (s since start)" if by_time else "step")
     drawn = 0
     for data, generation in curves:
-        x, y = data.x, data.y
+        rgb = colour(data.index)
+        lines = cache.lines((data.run, tag, by_time, log_y), data.x, data.y, smoothing,
+                            generation, columns, log_y)
+        if lines == "empty":
+            continue
+        if lines is not None:  # a long series: its lines from the new tail only
+            raw, (sx, sy) = lines
+            if raw is not None:
+                plt.plot((raw[0] - data.x0).tolist(), raw[1].tolist(), color=dimmed(rgb),
+                         marker="braille")
+            plt.plot((sx - data.x0).tolist(), sy.tolist(), color=rgb, marker="braille")
+            drawn += 1
+            continue
+        x, y = np.asarray(data.x, dtype=np.float64) - data.x0, data.y
         # NaN and ±inf have no place on an axis (a diverged run logs them); on a log
         # scale neither have values <= 0.
         keep = np.isfinite(y) & np.isfinite(x) & ((y > 0) if log_y else True)
@@ -84,7 +146,6 @@ def plot_curves(plt, columns: int, tag: str, curves: list[tuple[CurveData, int]]
         if len(x) > 1 and np.any(np.diff(x) < 0):  # restarts without purge: sort by x
             order = np.argsort(x, kind="stable")
             x, y = x[order], y[order]
-        rgb = colour(data.index)
         if smoothing > 0 and not is_constant(y):
             sm = cache.get((data.run, tag, by_time, log_y), y, smoothing, generation)
             rx, ry = minmax_downsample(x, y, columns)
