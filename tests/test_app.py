@@ -43,6 +43,9 @@ async def test_form_is_prefilled_and_rejects_bad_values(tmp_path):
         await pilot.pause()
         form = app.screen
         assert isinstance(form, SetupScreen)
+        await pilot.press("tab")  # from the Start button to the first field, not a container
+        assert app.focused is form.query_one("#f-model")
+        form.query_one("#start").focus()
         assert form.query_one("#f-lr").value == "0.02"
         assert form.query_one("#f-model").value == "mlp"
         form.query_one("#f-lr").value = "-1"

@@ -4,8 +4,6 @@ app's earlier runs."""
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 
 import pytest
 
@@ -48,6 +46,13 @@ async def test_legend_labels_and_says_how_many_it_left_out(tmp_path):
         assert legend.rstrip().endswith("   +3 more")  # never cut silently
         table = pilot.app.screen.query_one("#runs")
         assert [str(c.label).strip() for c in table.columns.values()][5:7] == ["lr", "bs"]
+        # Columns are as wide as their widest value may be, not their first one.
+        assert table.columns["status"].get_render_width(table) >= len("unreadable") + 2
+        assert table.columns["updated"].get_render_width(table) >= len("59m ago") + 2
+        grid = pilot.app.screen.grid
+        second = list(grid.children)[1]
+        await pilot.click(second)  # a click selects a chart
+        assert grid.current.tag == "Loss/test" and second.has_class("-selected")
 
 
 async def test_hparams_view_sorts_filters_chooses_and_diffs(tmp_path):

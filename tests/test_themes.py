@@ -57,3 +57,27 @@ def test_the_wheel_ships_the_themes_and_the_stylesheet(tmp_path):
     for theme in ("tbx-dark", "tbx-light", "tbx-high-contrast"):
         assert f"tbx_tui/themes/{theme}.toml" in names
     assert "tbx_tui/tui/app.tcss" in names
+
+
+async def test_charts_take_each_themes_own_foreground(tmp_path):
+    """textual-plotext registered a theme's chart colours once, from the variables of the
+    theme before it: tbx-dark's axes came out in Textual's default grey (#e0e0e0)."""
+    from logfiles import tensorboardx_run
+    from test_watch import app_for
+
+    tensorboardx_run(tmp_path / "runs" / "a", steps=30)
+    app = app_for(tmp_path / "runs")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause(0.3)
+        cell = list(app.screen.grid.children)[0]
+
+        def axis_colour() -> set[str]:
+            text = cell.render()
+            return {sp.style.color.triplet.hex for sp in text.spans
+                    if "┤" in text.plain[sp.start:sp.end]}
+
+        for _ in range(3):
+            fg = app.get_theme(app.theme).to_color_system().generate()["foreground"].lower()
+            assert axis_colour() == {fg}, app.theme
+            await pilot.press("t")
+            await pilot.pause(0.3)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from typing import Any, Sequence
 
 from . import __version__
@@ -46,7 +47,8 @@ def build_parser() -> OneLineParser:
     p = OneLineParser(
         prog=PROG,
         usage=f"{PROG} [--no-ui] [--config FILE] [settings …]\n"
-              f"       {PROG} watch [LOGDIR …] [--once] [--refresh SECONDS]",
+              f"       {PROG} watch [LOGDIR …] [--once] [--refresh SECONDS]\n"
+              f"       {PROG} models",
         description="Train a PyTorch model and watch it learn, in the terminal. Everything "
                     "is logged to TensorBoard event files under --logdir. "
                     "`tbx-tui watch [LOGDIR ...]` follows any TensorBoard logs.",
@@ -157,9 +159,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def models_main(argv: Sequence[str]) -> int:
+    """``tbx-tui models``: every model reference that works here."""
+    p = OneLineParser(prog=f"{PROG} models", description="List the models --model takes.")
+    p.parse_args(argv)
+    from .refs import BUILTIN_MODELS, FORMS, entry_points
+
+    print("built in:    " + ", ".join(BUILTIN_MODELS))
+    try:
+        from .engine.models import torchvision_classifiers
+
+        names = torchvision_classifiers()
+        print(f"torchvision ({len(names)}, as tv:NAME, classifier sized to the data):")
+        print(textwrap.fill(", ".join(names), width=88, initial_indent="  ",
+                            subsequent_indent="  "))
+    except ImportError as e:
+        print(f"torchvision: not available ({e})")
+    found = entry_points()
+    print("entry points (group tbx_tui.models): " + (", ".join(
+        f"{k} = {v}" for k, v in sorted(found.items())) or "none installed"))
+    print(f"your own: FILE.py:NAME or MODULE:NAME — NAME(in_shape, num_classes) returns an "
+          f"nn.Module giving (N, num_classes) logits; all forms: {FORMS}")
+    return 0
+
+
 def _main(argv: list[str]) -> int:
     if argv and argv[0] == "watch":
         return watch_main(argv[1:])
+    if argv and argv[0] == "models":
+        return models_main(argv[1:])
     args, config = parse_config(argv)
     check_theme(PROG, args.theme)
     if not args.no_ui:

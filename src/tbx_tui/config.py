@@ -16,8 +16,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .refs import BUILTIN_MODELS, parse_model
+
 # Names only: the builders live in tbx_tui.engine (torch). A test keeps them in step.
-MODELS = ("mlp", "simple_cnn", "resnet18")
+MODELS = BUILTIN_MODELS  # and any reference refs.parse_model accepts
 DATASETS = ("synthetic", "digits", "mnist", "fashion_mnist", "cifar10")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "step")
@@ -53,7 +55,8 @@ def _f(default: Any, help: str, *, choices: tuple | None = None, min: float | No
 
 @dataclass(frozen=True)
 class RunConfig:
-    model: str = _f("simple_cnn", "model architecture", choices=MODELS)
+    model: str = _f("simple_cnn", "built in, tv:NAME, FILE.py:NAME or MODULE:NAME "
+                    "(`tbx-tui models`)", max=PATH_MAX)
     data: str = _f("digits", "dataset (digits is embedded and needs no network)",
                    choices=DATASETS)
     data_dir: str = _f("./data", "where torchvision datasets are looked for and downloaded",
@@ -93,7 +96,9 @@ class RunConfig:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def default_name(self) -> str:
-        return f"{self.model}-{self.data}-{time.strftime('%Y%m%d-%H%M%S')}"
+        # tv:resnet50 -> resnet50, models/net.py:Net -> Net: a plain folder name
+        model = re.sub(r"[^A-Za-z0-9._+=-]+", "-", self.model.rsplit(":", 1)[-1]).strip("-.")
+        return f"{model or 'model'}-{self.data}-{time.strftime('%Y%m%d-%H%M%S')}"
 
     def hparams(self) -> dict[str, Any]:
         """What TensorBoard's HParams tab shows: everything that changes the result."""
@@ -166,6 +171,11 @@ def check_field(name: str, value: Any) -> None:
 def _check_text(name: str, value: str, m) -> None:
     if m["choices"] is not None and value not in m["choices"]:
         raise ConfigError(name, f"must be one of {', '.join(m['choices'])}", value)
+    if name == "model":
+        try:
+            parse_model(value)
+        except ValueError as e:
+            raise ConfigError(name, str(e), value) from None
     if name in ("data_dir", "logdir") and not value.strip():
         raise ConfigError(name, "must not be empty", value)
     if name == "name" and value and not _NAME_RE.match(value):

@@ -1,7 +1,8 @@
 """``tbx-tui --no-ui``: train in the foreground with console progress.
 
 Exit codes: 0 finished, 1 diverged / failed / no data / corrupt data, 2 bad arguments
-(device absent, no run folder possible under --logdir, a full disk at the start), and
+(device absent, a model reference that gives no working model, no run folder possible
+under --logdir, a full disk at the start), and
 128 + the signal after Ctrl+C (130), SIGHUP (129) or SIGTERM (143); in each case the run
 still stops cleanly: it finishes the step, evaluates, saves and closes its files.
 """
@@ -15,7 +16,8 @@ import sys
 
 from .config import RunConfig
 from .engine import (ConsoleSink, DataUnavailable, DeviceUnavailable, LogdirUnusable,
-                     RunControl, RunInterrupted, RunState, TensorBoardSink, Trainer)
+                     ModelUnusable, RunControl, RunInterrupted, RunState, TensorBoardSink,
+                     Trainer)
 
 # SIGHUP: a dropped SSH session. The console is gone then, the training is not.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -41,7 +43,7 @@ def run_headless(config: RunConfig) -> int:
     previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     try:
         result = trainer.run()
-    except (DeviceUnavailable, LogdirUnusable) as e:
+    except (DeviceUnavailable, LogdirUnusable, ModelUnusable) as e:
         print(f"tbx-tui: error: {e}", file=sys.stderr)
         return 2
     except DataUnavailable as e:

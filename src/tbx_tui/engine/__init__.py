@@ -8,8 +8,9 @@ from .sinks import ConsoleSink, RunInfo, RunResult, TensorBoardSink
 from .trainer import (DeviceUnavailable, LogdirUnusable, RunInterrupted, Trainer,
                       resolve_device)
 from .data import DataUnavailable, load_dataset
+from .models import ModelUnusable
 
 __all__ = ["Progress", "RunControl", "RunState", "ConsoleSink", "RunInfo", "RunResult",
            "TensorBoardSink", "DeviceUnavailable", "LogdirUnusable", "RunInterrupted", "Trainer",
            "resolve_device",
-           "DataUnavailable", "load_dataset"]
+           "DataUnavailable", "load_dataset", "ModelUnusable"]

@@ -1,4 +1,6 @@
-"""Model registry: every builder takes the dataset's input shape and class count.
+"""Models: the built-in registry, every torchvision classifier (``tv:NAME``), and the
+user's own (``FILE.py:NAME``, ``MODULE:NAME``, entry points); see tbx_tui.refs for the
+references and the contract. Every builder takes the dataset's input shape and class count.
 
 ``mlp`` and ``simple_cnn`` are the seed tutorial's models; their layer sizes are kept so a
 run here is comparable with the tutorial's. ``resnet18`` comes from torchvision.
@@ -67,10 +69,134 @@ REGISTRY: dict[str, Callable[[Shape, int], nn.Module]] = {
 }
 
 
+class ModelUnusable(ValueError):
+    """A model reference that cannot give a working model. ``str()`` is one line that
+    names the setting; the CLI exits 2 with it, before any run folder exists."""
+
+    def __init__(self, message: str):
+        super().__init__(f"model: {message}")
+
+
+class _ToImageNetInput(nn.Module):
+    """Feeds a torchvision classifier the input it was built for: 3 channels (grey
+    repeated) and at least its weights' minimum size (upsampled, bilinear)."""
+
+    def __init__(self, model: nn.Module, channels: int, min_size: tuple[int, int] | None):
+        super().__init__()
+        self.model = model
+        self.channels = channels
+        self.min_size = min_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels == 1:
+            x = x.expand(-1, 3, -1, -1)
+        if self.min_size and (x.shape[-2] < self.min_size[0] or x.shape[-1] < self.min_size[1]):
+            x = nn.functional.interpolate(x, size=self.min_size, mode="bilinear",
+                                          align_corners=False)
+        return self.model(x)
+
+
+def torchvision_classifiers() -> list[str]:
+    import torchvision
+
+    return sorted(torchvision.models.list_models(module=torchvision.models))
+
+
+def _torchvision(name: str, in_shape: Shape, num_classes: int) -> nn.Module:
+    import torchvision
+
+    if name not in torchvision_classifiers():
+        raise ModelUnusable(f"no torchvision classification model {name!r} "
+                            "(`tbx-tui models` lists them)")
+    c, h, w = in_shape
+    if c not in (1, 3):
+        raise ModelUnusable(f"tv:{name} takes 1- or 3-channel images; the data has {c}")
+    model = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
+    meta = torchvision.models.get_model_weights(name).DEFAULT.meta
+    min_size = tuple(meta.get("min_size", (1, 1)))
+    if name.startswith(("vit_", "swin_", "maxvit_")):  # fixed input size, not a minimum
+        min_size = (224, 224)
+    need = min_size if (h < min_size[0] or w < min_size[1]) else None
+    if c == 1 or need:
+        model = _ToImageNetInput(model, c, need)
+    return model
+
+
+def _user_object(ref):
+    """The class or factory a file, module or entry point reference names."""
+    import importlib
+    import importlib.util
+
+    from ..refs import entry_points
+
+    where = {"file": ref.target, "module": ref.target,
+             "entry": entry_points().get(ref.target, "")}[ref.kind]
+    try:
+        if ref.kind == "file":
+            spec = importlib.util.spec_from_file_location(
+                f"tbx_tui_user_model_{abs(hash(ref.target))}", ref.target)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            attr = ref.attr
+        else:
+            mod_name, attr = (ref.target, ref.attr) if ref.kind == "module" else \
+                where.split(":", 1)
+            module = importlib.import_module(mod_name)
+    except Exception as e:  # the user's code: any error while importing it
+        raise ModelUnusable(f"cannot import {where}: {type(e).__name__}: {e}") from None
+    obj = getattr(module, attr, None)
+    if obj is None:
+        raise ModelUnusable(f"{where} has no {attr!r}")
+    if not callable(obj):
+        raise ModelUnusable(f"{where}:{attr} is a {type(obj).__name__}, not a class or "
+                            "function")
+    return obj, f"{where}:{attr}" if ref.kind != "entry" else where
+
+
 def build_model(name: str, in_shape: Shape, num_classes: int) -> nn.Module:
-    if name not in REGISTRY:
-        raise KeyError(f"unknown model {name!r}; known: {', '.join(REGISTRY)}")
-    return REGISTRY[name](in_shape, num_classes)
+    """The model a reference names (refs.parse_model), for this input shape and class
+    count, checked on a batch of two zero images. Raises ModelUnusable."""
+    from ..refs import parse_model
+
+    try:
+        ref = parse_model(name)
+    except ValueError as e:
+        raise ModelUnusable(str(e)) from None
+    if ref.kind == "builtin":
+        return REGISTRY[ref.target](in_shape, num_classes)
+    if ref.kind == "tv":
+        return _checked(_torchvision(ref.target, in_shape, num_classes), f"tv:{ref.target}",
+                        in_shape, num_classes)
+    build, label = _user_object(ref)
+    try:
+        model = build(tuple(in_shape), num_classes)
+    except Exception as e:
+        raise ModelUnusable(f"{label}({tuple(in_shape)}, {num_classes}) raised "
+                            f"{type(e).__name__}: {e}") from None
+    if not isinstance(model, nn.Module):
+        raise ModelUnusable(f"{label} gave a {type(model).__name__}, not a torch.nn.Module")
+    return _checked(model, label, in_shape, num_classes)
+
+
+def _checked(model: nn.Module, label: str, in_shape: Shape, num_classes: int) -> nn.Module:
+    """A forward pass on two zero images, so a model that cannot take this data says so
+    before a run folder exists, not at its first step."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(2, *in_shape))
+    except Exception as e:
+        raise ModelUnusable(f"{label} fails on a batch of shape {(2, *in_shape)}: "
+                            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                            ) from None
+    finally:
+        model.train(was_training)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, num_classes):
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ModelUnusable(f"{label} returns {got} for a batch of 2; expected (2, "
+                            f"{num_classes}) logits")
+    return model
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..atomic import atomic_file, atomic_write, describe_os_error
+from ..refs import canonical as canonical_model
 from ..config import RunConfig, to_toml
 from .control import Progress, RunControl, RunState
 from .data import TensorData, load_dataset, normalize
@@ -172,7 +173,8 @@ class Trainer:
         use_amp = cfg.amp and amp_supported(device)
         self.run_dir = create_run_folder(
             cfg.logdir, cfg.name or cfg.default_name(),
-            lambda run_dir: to_toml(cfg.replace(name=run_dir.name)))
+            lambda run_dir: to_toml(cfg.replace(name=run_dir.name,
+                                                model=canonical_model(cfg.model))))
         info = RunInfo(self.run_dir, cfg, self._device, use_amp, count_parameters(model),
                        len(data.train_y), len(data.test_y), spe, total)
         reserve = SpaceReserve(self.run_dir)

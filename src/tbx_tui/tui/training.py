@@ -53,10 +53,10 @@ class TrainingSession:
                 self.error = self.result.message  # diverged, or stopped before step 1
         except Exception as e:  # DataUnavailable, DeviceUnavailable, or a bug
             from ..engine import (DataUnavailable, DeviceUnavailable, LogdirUnusable,
-                                  RunInterrupted)
+                                  ModelUnusable, RunInterrupted)
 
             if isinstance(e, (DataUnavailable, DeviceUnavailable, LogdirUnusable,
-                              RunInterrupted)):
+                              ModelUnusable, RunInterrupted)):
                 self.error = str(e)
             else:
                 fd, path = tempfile.mkstemp(prefix="tbx-tui-error-", suffix=".log")

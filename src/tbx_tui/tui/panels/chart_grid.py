@@ -14,11 +14,20 @@ from ..widgets.histogram_plot import HistogramPlot
 from . import Panel, PanelContext
 
 
-class CurveChart(CurvePlot):
+class _Cell:
+    """What a grid cell adds to its plot: its chart, the signature of what it last drew
+    (nothing is redrawn while that holds), and a click that selects it."""
+
     def __init__(self, spec: ChartSpec):
         super().__init__(classes="chart plot")
         self.spec = spec
         self._sig = None
+
+    def on_click(self, event: Click) -> None:
+        self.screen.query_one(ChartGrid).select_spec(self.spec)
+
+
+class CurveChart(_Cell, CurvePlot):
 
     def update_chart(self, ctx: PanelContext) -> bool:
         spec, runs = self.spec, ctx.runs
@@ -40,15 +49,8 @@ class CurveChart(CurvePlot):
         self.draw(spec.tag, curves, ctx.smoothing, ctx.by_time, spec.log_y, titled=False)
         return True
 
-    def on_click(self, event: Click) -> None:
-        self.screen.query_one(ChartGrid).select_spec(self.spec)
 
-
-class HistogramChart(HistogramPlot):
-    def __init__(self, spec: ChartSpec):
-        super().__init__(classes="chart plot")
-        self.spec = spec
-        self._sig = None
+class HistogramChart(_Cell, HistogramPlot):
 
     def update_chart(self, ctx: PanelContext) -> bool:
         spec, runs = self.spec, ctx.runs
@@ -68,9 +70,6 @@ class HistogramChart(HistogramPlot):
         self.border_title = f"{spec.tag} · {label} · {spec.mode}{step}" if label else spec.tag
         self.draw(label, spec.tag, points, spec.mode, ctx.colours.get(name, 0), titled=False)
         return True
-
-    def on_click(self, event: Click) -> None:
-        self.screen.query_one(ChartGrid).select_spec(self.spec)
 
 
 class ChartGrid(Panel, Container):

@@ -154,7 +154,8 @@ class DashboardScreen(Screen):
 
     # ---- reading the store -------------------------------------------------------------
     def visible_runs(self) -> dict:
-        """The runs this dashboard shows (the app's leaves earlier runs out until asked)."""
+        """The runs on this dashboard: every run its store holds (the app's watcher reads
+        the logdir's earlier runs only when asked)."""
         return self.store.runs
 
     def context(self, now: float) -> PanelContext:

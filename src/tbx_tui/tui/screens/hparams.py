@@ -120,6 +120,14 @@ class HParamsScreen(Screen):
     def on_mount(self) -> None:
         self.rebuild()
         self.query_one(DataTable).focus()
+        self.set_interval(2.0, self._follow)  # runs still training: their metrics move
+
+    def _follow(self) -> None:
+        if self.dashboard.store.version != self._version:
+            try:
+                self.rebuild()
+            except Exception as e:  # a timer lets nothing escape: the app would end
+                self._say(f"display error: {type(e).__name__}: {e}")
 
     @property
     def table(self) -> DataTable:
@@ -127,6 +135,7 @@ class HParamsScreen(Screen):
 
     def rebuild(self) -> None:
         d = self.dashboard
+        self._version = d.store.version
         with d.store.lock:
             runs = dict(d.visible_runs())
             keys, tags = columns_of(runs)

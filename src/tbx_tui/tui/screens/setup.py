@@ -13,10 +13,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
+from rich.markup import escape
+from textual.suggester import SuggestFromList
 from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 from ... import catalog
 from ...config import FIELDS, ConfigError, RunConfig, check_field, field_type
+from ...refs import BUILTIN_MODELS
 
 _LABELS = {"lr": "learning rate", "lr_schedule": "lr schedule", "lr_step_epochs": "lr step every",
            "lr_gamma": "lr decay factor", "amp": "bf16 autocast", "data_dir": "data dir",
@@ -47,6 +50,34 @@ def detect_devices(done) -> None:
     threading.Thread(target=probe, name="tbx-devices", daemon=True).start()
 
 
+def model_facts(model: str, shape, classes: int, done) -> None:
+    """A model reference's parameter count (or why it gives no model), found on a thread
+    by building it: the UI thread must not run torch."""
+    def probe():
+        try:
+            from ...engine.models import build_model, count_parameters
+
+            done(model, f"{count_parameters(build_model(model, shape, classes)):,} parameters")
+        except Exception as e:  # ModelUnusable, or anything the user's code raises
+            done(model, f"✗ {e}")
+
+    threading.Thread(target=probe, name="tbx-model-facts", daemon=True).start()
+
+
+def torchvision_names(done) -> None:
+    """tv:NAME completions for the model field, listed on a thread (torchvision imports
+    torch)."""
+    def probe():
+        try:
+            from ...engine.models import torchvision_classifiers
+
+            done([f"tv:{n}" for n in torchvision_classifiers()])
+        except Exception:
+            pass
+
+    threading.Thread(target=probe, name="tbx-tv-names", daemon=True).start()
+
+
 class SetupScreen(Screen[RunConfig | None]):
     BINDINGS = [
         Binding("ctrl+s", "start", "Start"),
@@ -59,6 +90,7 @@ class SetupScreen(Screen[RunConfig | None]):
         self.can_cancel = can_cancel
         self.errors: dict[str, str] = {}
         self.devices = ["cpu"]
+        self._facts: dict[str, str] = {}  # "model\0data" -> its parameter count, or why not
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="setup"):
@@ -85,7 +117,8 @@ class SetupScreen(Screen[RunConfig | None]):
         elif kind is bool:
             widget = Switch(value=value, id=f"f-{name}")
         else:
-            widget = Input(value=str(value), id=f"f-{name}",
+            suggester = SuggestFromList(BUILTIN_MODELS) if name == "model" else None
+            widget = Input(value=str(value), id=f"f-{name}", suggester=suggester,
                            placeholder=f.metadata["help"], compact=True)
         label = Label(_LABELS.get(name, name.replace("_", " ")), classes="label")
         note = Static(f.metadata["help"], id=f"e-{name}", classes="note")
@@ -93,8 +126,17 @@ class SetupScreen(Screen[RunConfig | None]):
 
     def on_mount(self) -> None:
         detect_devices(lambda found: self.app.call_from_thread(self._devices_found, found))
+        torchvision_names(lambda names: self.app.call_from_thread(self._tv_names, names))
         self._refresh_info()
         self.query_one("#start", Button).focus()  # Enter starts; tab walks the fields
+
+    def _tv_names(self, names: list[str]) -> None:
+        self.query_one("#f-model", Input).suggester = SuggestFromList(
+            [*BUILTIN_MODELS, *names], case_sensitive=False)
+
+    def _model_facts(self, model: str, text: str) -> None:
+        self._facts[model] = text
+        self._refresh_info()
 
     def _devices_found(self, found: list[str]) -> None:
         self.devices = found
@@ -153,12 +195,22 @@ class SetupScreen(Screen[RunConfig | None]):
         except (ValueError, Exception):  # half-typed values: keep the last info
             return
         info = catalog.DATASETS[data]
-        params = catalog.parameter_count(model, info.shape, info.classes)
         c, h, w = info.shape
+        if model in BUILTIN_MODELS:
+            params = f"{catalog.parameter_count(model, info.shape, info.classes):,} parameters"
+        elif "model" in self.errors:
+            params = "✗ " + self.errors["model"]
+        else:  # tv:, a file or a module: built on a thread, once per reference and data
+            key = f"{model}\0{data}"
+            if key not in self._facts:
+                self._facts[key] = "counting parameters…"
+                model_facts(model, info.shape, info.classes, lambda _, text, k=key:
+                            self.app.call_from_thread(self._model_facts, k, text))
+            params = self._facts[key]
         device = self.query_one("#f-device", Select).value
         resolved = device if device != "auto" else self.devices[-1]
         self.query_one("#info", Static).update(
-            f"[b]{model}[/b] for {data}: {params:,} parameters\n\n"
+            f"[b]{escape(model)}[/b] for {data}: {escape(params)}\n\n"
             f"[b]{data}[/b]: {info.note}\n{info.train:,} train / {info.test:,} test, "
             f"{c}×{h}×{w}, {info.classes} classes\n{catalog.files_status(data, data_dir)}\n\n"
             f"[b]device[/b]: {resolved}" + (" (auto)" if device == "auto" else "") +

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import time
 
+from plotext._dict import themes as _plotext_themes
 from rich.text import Text
+from textual.color import Color
 from textual_plotext import PlotextPlot
+from textual_plotext.plot import _rgbify_theme, _sequence
 
 
 class CachedPlot(PlotextPlot):
@@ -26,6 +29,22 @@ class CachedPlot(PlotextPlot):
         self._cached = None
         self.build_seconds = 0.0  # what the last build cost the UI thread
         self.error: str | None = None  # the last drawing error, shown in the panel
+
+    def _register_theme(self, app_theme_name: str) -> None:
+        """textual-plotext registers a plotext theme per app theme once, process-wide,
+        from ``app.theme_variables`` — which, when the theme-changed signal fires, still
+        hold the previous theme's colours: after ``t`` a chart kept the old theme's axes
+        and text. Here the colours come from the named theme itself, every time."""
+        if self.theme != "auto":
+            return
+        theme = self.app.get_theme(app_theme_name)
+        variables = theme.to_color_system().generate() if theme else self.app.theme_variables
+        surface = Color.parse(variables.get("surface", "#000000")).rgb
+        _plotext_themes[self._get_plotext_theme_name(app_theme_name)] = _rgbify_theme(
+            surface, surface, Color.parse(variables.get("foreground", "#ffffff")).rgb,
+            "default", _sequence)
+        self._cache_key = None
+        self.refresh()
 
     def changed(self) -> None:
         """Call after drawing into ``self.plt``."""
