@@ -149,6 +149,9 @@ async def test_the_form_takes_a_user_model_counts_it_and_trains_it(user_file, tm
         assert "no such file: nowhere.py" in str(form.query_one("#e-model").render())
         form.query_one("#f-model").value = f"{user_file}:Net"
         await wait_for(pilot, lambda: "7,850 parameters" in str(form.query_one("#info").render()))
+        form.query_one("#f-freeze").value = "fc.bias"  # the side panel shows the split
+        await wait_for(pilot, lambda: "7,850 parameters (7,840 trainable, 10 frozen)" in
+                       str(form.query_one("#info").render()))
         await pilot.press("ctrl+s")
         s = app.screen.session
         await wait_for(pilot, lambda: s.result is not None)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from tbx_tui.engine.models import build_model, count_parameters
+from tbx_tui.engine.models import ModelUnusable, build_model, count_parameters
 
 
 def test_tutorial_models_keep_their_sizes():
@@ -19,5 +19,5 @@ def test_every_model_adapts_to_the_dataset(name, shape, classes):
 
 
 def test_unknown_model_is_a_clear_error():
-    with pytest.raises(KeyError, match="unknown model 'vgg'"):
+    with pytest.raises(ModelUnusable, match="model: must be mlp, simple_cnn, resnet18"):
         build_model("vgg", (1, 28, 28), 10)

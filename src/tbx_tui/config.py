@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 import time
 import tomllib
@@ -82,6 +83,13 @@ class RunConfig:
                          max=1_000_000_000, unit="steps")
     max_steps: int = _f(0, "stop after this many steps; 0 = run all epochs", min=0,
                         max=1_000_000_000_000, unit="steps")
+    init_from: str = _f("", "start from these weights: a run folder (its model.pt), a .pt "
+                        "state_dict, or imagenet (tv: models); empty = fresh",
+                        max=PATH_MAX)
+    freeze: str = _f("", "parameters to freeze: name patterns (fc1.*, conv*), comma-separated, "
+                     "or backbone (all but the head)", max=1000)
+    head_lr: float = _f(0.0, "learning rate of the head (the last layer); 0 = --lr", min=0.0,
+                        max=100.0)
     logdir: str = _f("./runs", "directory that holds one folder per run", max=PATH_MAX)
     name: str = _f("", "run folder name; empty = <model>-<data>-<timestamp>", max=NAME_MAX)
 
@@ -176,6 +184,9 @@ def _check_text(name: str, value: str, m) -> None:
             parse_model(value)
         except ValueError as e:
             raise ConfigError(name, str(e), value) from None
+    if name == "init_from" and value and value != "imagenet" and \
+            not os.path.exists(os.path.expanduser(value)):
+        raise ConfigError(name, "no such run folder or file (or imagenet)", value)
     if name in ("data_dir", "logdir") and not value.strip():
         raise ConfigError(name, "must not be empty", value)
     if name == "name" and value and not _NAME_RE.match(value):

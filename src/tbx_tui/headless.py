@@ -15,8 +15,8 @@ import signal
 import sys
 
 from .config import RunConfig
-from .engine import (ConsoleSink, DataUnavailable, DeviceUnavailable, LogdirUnusable,
-                     ModelUnusable, RunControl, RunInterrupted, RunState, TensorBoardSink,
+from .engine import (ConsoleSink, DataUnavailable, DeviceUnavailable, InitUnavailable,
+                     InitUnusable, LogdirUnusable, ModelUnusable, RunControl, RunInterrupted, RunState, TensorBoardSink,
                      Trainer)
 
 # SIGHUP: a dropped SSH session. The console is gone then, the training is not.
@@ -43,10 +43,10 @@ def run_headless(config: RunConfig) -> int:
     previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     try:
         result = trainer.run()
-    except (DeviceUnavailable, LogdirUnusable, ModelUnusable) as e:
+    except (DeviceUnavailable, LogdirUnusable, ModelUnusable, InitUnusable) as e:
         print(f"tbx-tui: error: {e}", file=sys.stderr)
         return 2
-    except DataUnavailable as e:
+    except (DataUnavailable, InitUnavailable) as e:
         print(f"tbx-tui: error: {e}", file=sys.stderr)
         return 1
     except RunInterrupted as e:

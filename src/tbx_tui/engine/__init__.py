@@ -8,9 +8,11 @@ from .sinks import ConsoleSink, RunInfo, RunResult, TensorBoardSink
 from .trainer import (DeviceUnavailable, LogdirUnusable, RunInterrupted, Trainer,
                       resolve_device)
 from .data import DataUnavailable, load_dataset
+from .finetune import InitUnavailable, InitUnusable
 from .models import ModelUnusable
 
 __all__ = ["Progress", "RunControl", "RunState", "ConsoleSink", "RunInfo", "RunResult",
            "TensorBoardSink", "DeviceUnavailable", "LogdirUnusable", "RunInterrupted", "Trainer",
            "resolve_device",
-           "DataUnavailable", "load_dataset", "ModelUnusable"]
+           "DataUnavailable", "load_dataset", "ModelUnusable",
+           "InitUnavailable", "InitUnusable"]

@@ -31,6 +31,7 @@ class RunInfo:
     test_size: int
     steps_per_epoch: int
     total_steps: int
+    notes: tuple[str, ...] = ()  # what fine-tuning did: weights loaded, parameters frozen
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ class ConsoleSink:
                     f"({info.train_size:,} train / {info.test_size:,} test) on "
                     f"{info.device}{amp}: {info.total_steps:,} steps "
                     f"({info.steps_per_epoch:,} per epoch) -> {info.run_dir}")
+        for note in info.notes:
+            self._print(note)
         if self.live:
             self._ticker = threading.Thread(target=self._tick, name="tbx-console", daemon=True)
             self._ticker.start()

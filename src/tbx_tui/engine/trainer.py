@@ -23,6 +23,7 @@ from .control import Progress, RunControl, RunState
 from .data import TensorData, load_dataset, normalize
 from .histograms import summarize
 from .run_folder import LogdirUnusable, SpaceReserve, check_logdir, create_run_folder
+from .finetune import freeze, load_initial, param_groups
 from .models import build_model, count_parameters
 from .sinks import RunInfo, RunResult, Sink
 
@@ -153,11 +154,15 @@ class Trainer:
         self._device = str(device)
         data = (self._data or load_dataset(cfg.data, cfg.data_dir, cfg.seed)).to(device)
         torch.manual_seed(cfg.seed)
-        model = build_model(cfg.model, data.in_shape, data.num_classes).to(device)
+        model = build_model(cfg.model, data.in_shape, data.num_classes)
+        init = load_initial(model, cfg.init_from, cfg.model)
+        if cfg.freeze:
+            freeze(model, cfg.freeze, init)
+        model = model.to(device)
         # Before the run folder exists: torch's first optimizer imports torch._dynamo
         # (~4 s here with torch 2.14), which would otherwise sit between the run's start
         # and its first point.
-        optimizer = make_optimizer(cfg, model.parameters())
+        optimizer = make_optimizer(cfg, param_groups(model, cfg.lr, cfg.head_lr))
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels
 
@@ -176,7 +181,7 @@ class Trainer:
             lambda run_dir: to_toml(cfg.replace(name=run_dir.name,
                                                 model=canonical_model(cfg.model))))
         info = RunInfo(self.run_dir, cfg, self._device, use_amp, count_parameters(model),
-                       len(data.train_y), len(data.test_y), spe, total)
+                       len(data.train_y), len(data.test_y), spe, total, tuple(init.lines()))
         reserve = SpaceReserve(self.run_dir)
         try:
             try:
@@ -274,8 +279,8 @@ class Trainer:
                 want = base_lr * lr_factor(cfg, step, total, spe)
                 if want != lr:
                     lr = self._lr = want
-                    for group in optimizer.param_groups:
-                        group["lr"] = lr
+                    for group in optimizer.param_groups:  # the head may have its own
+                        group["lr"] = lr * group["lr_scale"]
 
                 idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
                 x = normalize(data.train_x.index_select(0, idx))

@@ -52,11 +52,12 @@ class TrainingSession:
             elif self.result.state.value == "diverged" or self.result.run_dir is None:
                 self.error = self.result.message  # diverged, or stopped before step 1
         except Exception as e:  # DataUnavailable, DeviceUnavailable, or a bug
-            from ..engine import (DataUnavailable, DeviceUnavailable, LogdirUnusable,
-                                  ModelUnusable, RunInterrupted)
+            from ..engine import (DataUnavailable, DeviceUnavailable, InitUnavailable,
+                                  InitUnusable, LogdirUnusable, ModelUnusable,
+                                  RunInterrupted)
 
-            if isinstance(e, (DataUnavailable, DeviceUnavailable, LogdirUnusable,
-                              ModelUnusable, RunInterrupted)):
+            if isinstance(e, (DataUnavailable, DeviceUnavailable, InitUnavailable,
+                              InitUnusable, LogdirUnusable, ModelUnusable, RunInterrupted)):
                 self.error = str(e)
             else:
                 fd, path = tempfile.mkstemp(prefix="tbx-tui-error-", suffix=".log")

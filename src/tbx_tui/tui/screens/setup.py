@@ -25,7 +25,8 @@ _LABELS = {"lr": "learning rate", "lr_schedule": "lr schedule", "lr_step_epochs"
            "lr_gamma": "lr decay factor", "amp": "bf16 autocast", "data_dir": "data dir",
            "logdir": "log dir", "name": "run name", "max_steps": "max steps",
            "log_every": "log every", "hist_every": "histograms every",
-           "batch_size": "batch size", "weight_decay": "weight decay", "data": "dataset"}
+           "batch_size": "batch size", "weight_decay": "weight decay", "data": "dataset",
+           "init_from": "init from", "head_lr": "head lr"}
 
 
 def detect_devices(done) -> None:
@@ -50,15 +51,23 @@ def detect_devices(done) -> None:
     threading.Thread(target=probe, name="tbx-devices", daemon=True).start()
 
 
-def model_facts(model: str, shape, classes: int, done) -> None:
-    """A model reference's parameter count (or why it gives no model), found on a thread
-    by building it: the UI thread must not run torch."""
+def model_facts(model: str, shape, classes: int, frozen: str, done) -> None:
+    """A model reference's parameter count and, with ``frozen`` patterns, its trainable /
+    frozen split (or why it gives no model), found on a thread by building it: the UI
+    thread must not run torch."""
     def probe():
         try:
+            from ...engine.finetune import InitReport, freeze
             from ...engine.models import build_model, count_parameters
 
-            done(model, f"{count_parameters(build_model(model, shape, classes)):,} parameters")
-        except Exception as e:  # ModelUnusable, or anything the user's code raises
+            built = build_model(model, shape, classes)
+            text = f"{count_parameters(built):,} parameters"
+            if frozen:
+                split = InitReport()
+                freeze(built, frozen, split)
+                text += f" ({split.trainable:,} trainable, {split.frozen:,} frozen)"
+            done(model, text)
+        except Exception as e:  # ModelUnusable, InitUnusable, or the user's code
             done(model, f"✗ {e}")
 
     threading.Thread(target=probe, name="tbx-model-facts", daemon=True).start()
@@ -196,15 +205,16 @@ class SetupScreen(Screen[RunConfig | None]):
             return
         info = catalog.DATASETS[data]
         c, h, w = info.shape
-        if model in BUILTIN_MODELS:
+        frozen = self.query_one("#f-freeze", Input).value.strip()
+        if model in BUILTIN_MODELS and not frozen:
             params = f"{catalog.parameter_count(model, info.shape, info.classes):,} parameters"
         elif "model" in self.errors:
             params = "✗ " + self.errors["model"]
-        else:  # tv:, a file or a module: built on a thread, once per reference and data
-            key = f"{model}\0{data}"
+        else:  # tv:, a file, a module, or a freeze: built on a thread, once per choice
+            key = f"{model}\0{data}\0{frozen}"
             if key not in self._facts:
                 self._facts[key] = "counting parameters…"
-                model_facts(model, info.shape, info.classes, lambda _, text, k=key:
+                model_facts(model, info.shape, info.classes, frozen, lambda _, text, k=key:
                             self.app.call_from_thread(self._model_facts, k, text))
             params = self._facts[key]
         device = self.query_one("#f-device", Select).value
