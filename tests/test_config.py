@@ -14,7 +14,8 @@ def test_defaults_are_the_tutorial_recipe_on_the_embedded_data():
     ("lr", 0.0, "> 0"), ("lr", -1.0, "> 0"), ("lr", float("nan"), "finite"),
     ("batch_size", 0, ">= 1"), ("epochs", 0, ">= 1"),
     ("model", "vgg", "must be mlp, simple_cnn, resnet18, tv:NAME"),
-    ("data", "imagenet", "one of"), ("momentum", 1.0, "< 1"), ("weight_decay", -0.1, ">= 0"),
+    ("data", "imagenet", "must be synthetic, digits, mnist"), ("momentum", 1.0, "< 1"),
+    ("weight_decay", -0.1, ">= 0"),
     ("hist_every", -1, ">= 0"), ("epochs", 2.5, "whole number"), ("amp", "yes", "true or false"),
     ("name", "../escape", "plain folder name"), ("logdir", " ", "empty"),
 ])

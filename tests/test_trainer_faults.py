@@ -236,7 +236,8 @@ def test_double_ctrl_c_or_kill_9_at_any_moment_leaves_readable_files(tmp_path, s
 
         assert "fc1.weight" in torch.load(run / "model.pt", weights_only=True)
     assert (run / "config.toml").read_text().startswith("# tbx-tui run file")
-    assert not list(run.glob(".*.tmp"))
+    if not seed % 2:  # kill -9 mid-save can leave a hidden temporary (README); Ctrl+C not
+        assert not list(run.glob(".*.tmp"))
 
 
 # ---- bounds on every setting ------------------------------------------------------------

@@ -54,3 +54,42 @@ def parameter_count(model: str, shape: tuple[int, int, int], classes: int) -> in
         conv1 = c * 64 * 9 if h <= 64 else c * 64 * 49
         return body + conv1 + 512 * classes + classes
     raise KeyError(model)
+
+
+def user_data_facts(text: str, val_fraction: float = 0.1
+                    ) -> tuple[str, tuple[int, int, int] | None, int | None]:
+    """(what the data is, its image shape if known, its class count if known) for a data
+    reference, without torch and without decoding a single image: the form shows it as you
+    type. Folders are counted by file name; archives read only their array headers."""
+    from .refs import parse_data
+    from .data_files import folder_counts, npz_shapes
+
+    ref = parse_data(text)
+    if ref.kind == "folder":
+        counts, split = folder_counts(ref.target)
+        empty = [c for c, (n, _) in counts.items() if not n]
+        if empty:
+            return f"✗ no images in class folder(s) {', '.join(empty[:4])}", None, None
+        if len(counts) < 2:
+            return f"✗ {len(counts)} class folder(s) with images; 2 or more needed", None, None
+        total = sum(n for n, _ in counts.values())
+        held = sum(m for _, m in counts.values())
+        shown = ", ".join(f"{c} {n:,}" for c, (n, _) in list(counts.items())[:6])
+        where = (f"{total:,} train / {held:,} {split}" if split else
+                 f"{total:,} images, {val_fraction:.0%} held out")
+        return (f"{len(counts)} classes, {where} ({shown}{'…' if len(counts) > 6 else ''}); "
+                "size and channels read at the start", None, len(counts))
+    if ref.kind == "npz":
+        shapes = npz_shapes(ref.target)
+        if isinstance(shapes, str):
+            return f"✗ {shapes}", None, None
+        x = shapes.get("x_train")
+        shape = None
+        if x and len(x) == 3:
+            shape = (1, x[1], x[2])
+        elif x and len(x) == 4:
+            shape = (x[3], x[1], x[2]) if x[3] in (1, 3) else (x[1], x[2], x[3])
+        n_train = x[0] if x else 0
+        n_test = (shapes.get("x_test") or (0,))[0]
+        return f"{n_train:,} train / {n_test:,} test arrays", shape, None
+    return "your factory's data: loaded when the run starts", None, None

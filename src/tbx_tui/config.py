@@ -17,11 +17,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .refs import BUILTIN_MODELS, parse_model
+from .refs import BUILTIN_DATA, BUILTIN_MODELS, parse_data, parse_model, slug
 
 # Names only: the builders live in tbx_tui.engine (torch). A test keeps them in step.
 MODELS = BUILTIN_MODELS  # and any reference refs.parse_model accepts
-DATASETS = ("synthetic", "digits", "mnist", "fashion_mnist", "cifar10")
+DATASETS = BUILTIN_DATA  # and any reference refs.parse_data accepts
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "step")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -58,8 +58,12 @@ def _f(default: Any, help: str, *, choices: tuple | None = None, min: float | No
 class RunConfig:
     model: str = _f("simple_cnn", "built in, tv:NAME, FILE.py:NAME or MODULE:NAME "
                     "(`tbx-tui models`)", max=PATH_MAX)
-    data: str = _f("digits", "dataset (digits is embedded and needs no network)",
-                   choices=DATASETS)
+    data: str = _f("digits", "built in (digits needs no network), folder:PATH, npz:PATH, "
+                   "FILE.py:NAME or MODULE:NAME", max=PATH_MAX)
+    image_size: int = _f(0, "folder: resize images to N×N; 0 = as they are (one size)",
+                         min=0, max=4096, unit="pixels")
+    val_fraction: float = _f(0.1, "folder without val/ or test/: the share held out (seeded)",
+                             gt=0.0, lt=1.0)
     data_dir: str = _f("./data", "where torchvision datasets are looked for and downloaded",
                        max=PATH_MAX)
     epochs: int = _f(10, "passes over the training set", min=1, max=100_000)
@@ -104,9 +108,8 @@ class RunConfig:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def default_name(self) -> str:
-        # tv:resnet50 -> resnet50, models/net.py:Net -> Net: a plain folder name
-        model = re.sub(r"[^A-Za-z0-9._+=-]+", "-", self.model.rsplit(":", 1)[-1]).strip("-.")
-        return f"{model or 'model'}-{self.data}-{time.strftime('%Y%m%d-%H%M%S')}"
+        # tv:resnet50 -> resnet50, folder:/data/pets -> pets: a plain folder name
+        return f"{slug(self.model)}-{slug(self.data)}-{time.strftime('%Y%m%d-%H%M%S')}"
 
     def hparams(self) -> dict[str, Any]:
         """What TensorBoard's HParams tab shows: everything that changes the result."""
@@ -182,6 +185,11 @@ def _check_text(name: str, value: str, m) -> None:
     if name == "model":
         try:
             parse_model(value)
+        except ValueError as e:
+            raise ConfigError(name, str(e), value) from None
+    if name == "data":
+        try:
+            parse_data(value)
         except ValueError as e:
             raise ConfigError(name, str(e), value) from None
     if name == "init_from" and value and value != "imagenet" and \

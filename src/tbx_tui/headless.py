@@ -23,6 +23,15 @@ from .engine import (ConsoleSink, DataUnavailable, DeviceUnavailable, InitUnavai
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+def _exit_now(signum, frame) -> None:
+    for stream in (sys.stdout, sys.stderr):  # what was printed still reaches its reader
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(128 + signum)
+
+
 def run_headless(config: RunConfig) -> int:
     control = RunControl()
     trainer = Trainer(config, control=control)
@@ -59,6 +68,9 @@ def run_headless(config: RunConfig) -> int:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        # The run is closed: a Ctrl+C from here on (torch's exit-time finalizers take a
+        # while) ends the process at once, not with a traceback from an atexit callback.
+        signal.signal(signal.SIGINT, _exit_now)
         if console.closed_output:  # keep Python's exit-time flush from complaining
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())

@@ -1,5 +1,5 @@
-"""Model references, parsed and checked without torch (the CLI, the setup form and the
-engine share this one parser; the engine resolves what it names).
+"""Model and data references, parsed and checked without torch (the CLI, the setup form
+and the engine share these parsers; the engine resolves what they name).
 
 A model is one of:
   ``mlp`` / ``simple_cnn`` / ``resnet18``   built in
@@ -78,3 +78,59 @@ def canonical(text: str) -> str:
     ``tbx-tui --config <run>/config.toml`` works from any folder."""
     ref = parse_model(text)
     return f"{ref.target}:{ref.attr}" if ref.kind == "file" else text.strip()
+
+
+def canonical_data(text: str) -> str:
+    """As ``canonical``: paths made absolute, so a run file works from anywhere."""
+    ref = parse_data(text)
+    if ref.kind in ("folder", "npz"):
+        return f"{ref.kind}:{ref.target}"
+    return f"{ref.target}:{ref.attr}" if ref.kind == "file" else text.strip()
+
+
+BUILTIN_DATA = ("synthetic", "digits", "mnist", "fashion_mnist", "cifar10")
+DATA_FORMS = ("synthetic, digits, mnist, fashion_mnist, cifar10, folder:PATH (an ImageFolder), "
+              "npz:PATH, FILE.py:NAME or MODULE:NAME")
+
+
+@dataclass(frozen=True)
+class DataRef:
+    kind: str        # builtin, folder, npz, file, module
+    target: str
+    attr: str = ""
+
+
+def parse_data(text: str) -> DataRef:
+    """Raises ValueError with the rule, in words. Data references:
+      ``folder:PATH``  images in class folders: PATH/train/<class>/… with PATH/val/ (or
+                       test/), or PATH/<class>/… split by --val-fraction
+      ``npz:PATH``     a NumPy archive with x_train, y_train, x_test, y_test
+      ``FILE.py:NAME`` / ``MODULE:NAME``  NAME() returns (train, test), each an (x, y)
+                       pair of tensors or a Dataset of (image tensor, label) pairs
+    """
+    text = text.strip()
+    if text in BUILTIN_DATA:
+        return DataRef("builtin", text)
+    for prefix, check, what in (("folder:", os.path.isdir, "folder"),
+                                ("npz:", os.path.isfile, "file")):
+        if text.startswith(prefix):
+            path = os.path.expanduser(text[len(prefix):])
+            if not check(path):
+                raise ValueError(f"no such {what}: {text[len(prefix):]}")
+            return DataRef(prefix[:-1], os.path.abspath(path))
+    if ":" in text:
+        ref = parse_model(text)  # the same FILE.py:NAME / MODULE:NAME rules
+        if ref.kind in ("file", "module"):
+            return DataRef(ref.kind, ref.target, ref.attr)
+    raise ValueError(f"must be {DATA_FORMS}")
+
+
+def slug(text: str) -> str:
+    """A reference as part of a folder name: folder:/data/pets -> pets, tv:resnet50 ->
+    resnet50, models/net.py:Net -> Net."""
+    import re
+
+    last = text.rstrip("/").rsplit(":", 1)[-1]
+    last = os.path.basename(last.rstrip("/")) or last
+    last = re.sub(r"\.(py|npz)$", "", last)
+    return re.sub(r"[^A-Za-z0-9._+=-]+", "-", last).strip("-.") or "x"

@@ -253,7 +253,21 @@ REGISTRY: dict[str, Callable[[str, int], TensorData]] = {
 }
 
 
-def load_dataset(name: str, data_dir: str = "./data", seed: int = 0) -> TensorData:
-    if name not in REGISTRY:
-        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(REGISTRY)}")
-    return REGISTRY[name](data_dir, seed)
+def load_dataset(name: str, data_dir: str = "./data", seed: int = 0, image_size: int = 0,
+                 val_fraction: float = 0.1, notes: list[str] | None = None) -> TensorData:
+    """A built-in dataset by name, or the user's (folder:, npz:, FILE.py:NAME,
+    MODULE:NAME; engine/user_data.py). What loading the user's data found (its classes
+    and counts, images skipped) is added to ``notes``."""
+    if name in REGISTRY:
+        return REGISTRY[name](data_dir, seed)
+    from .user_data import LoadNotes, load_user_data
+
+    found = LoadNotes([])
+    data = load_user_data(name, seed, image_size, val_fraction, found)
+    if notes is not None:
+        c, h, w = data.in_shape
+        shown = ", ".join(data.classes[:8]) + ("…" if len(data.classes) > 8 else "")
+        notes.append(f"data {data.name}: {len(data.train_y):,} train / {len(data.test_y):,} "
+                     f"test, {c}×{h}×{w}, {data.num_classes} classes ({shown})")
+        notes.extend(found.lines())
+    return data

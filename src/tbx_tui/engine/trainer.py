@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..atomic import atomic_file, atomic_write, describe_os_error
-from ..refs import canonical as canonical_model
+from ..refs import canonical as canonical_model, canonical_data
 from ..config import RunConfig, to_toml
 from .control import Progress, RunControl, RunState
 from .data import TensorData, load_dataset, normalize
@@ -152,7 +152,9 @@ class Trainer:
         check_logdir(cfg.logdir)  # before the data loads: a bad logdir answers at once
         device = resolve_device(cfg.device)
         self._device = str(device)
-        data = (self._data or load_dataset(cfg.data, cfg.data_dir, cfg.seed)).to(device)
+        notes: list[str] = []
+        data = (self._data or load_dataset(cfg.data, cfg.data_dir, cfg.seed, cfg.image_size,
+                                           cfg.val_fraction, notes)).to(device)
         torch.manual_seed(cfg.seed)
         model = build_model(cfg.model, data.in_shape, data.num_classes)
         init = load_initial(model, cfg.init_from, cfg.model)
@@ -179,9 +181,11 @@ class Trainer:
         self.run_dir = create_run_folder(
             cfg.logdir, cfg.name or cfg.default_name(),
             lambda run_dir: to_toml(cfg.replace(name=run_dir.name,
-                                                model=canonical_model(cfg.model))))
+                                                model=canonical_model(cfg.model),
+                                                data=canonical_data(cfg.data))))
         info = RunInfo(self.run_dir, cfg, self._device, use_amp, count_parameters(model),
-                       len(data.train_y), len(data.test_y), spe, total, tuple(init.lines()))
+                       len(data.train_y), len(data.test_y), spe, total,
+                       tuple(notes + init.lines()))
         reserve = SpaceReserve(self.run_dir)
         try:
             try:

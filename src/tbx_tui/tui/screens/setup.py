@@ -19,7 +19,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 from ... import catalog
 from ...config import FIELDS, ConfigError, RunConfig, check_field, field_type
-from ...refs import BUILTIN_MODELS
+from ...refs import BUILTIN_DATA, BUILTIN_MODELS
 
 _LABELS = {"lr": "learning rate", "lr_schedule": "lr schedule", "lr_step_epochs": "lr step every",
            "lr_gamma": "lr decay factor", "amp": "bf16 autocast", "data_dir": "data dir",
@@ -126,7 +126,8 @@ class SetupScreen(Screen[RunConfig | None]):
         elif kind is bool:
             widget = Switch(value=value, id=f"f-{name}")
         else:
-            suggester = SuggestFromList(BUILTIN_MODELS) if name == "model" else None
+            suggester = SuggestFromList(BUILTIN_MODELS) if name == "model" else \
+                SuggestFromList([*BUILTIN_DATA, "folder:", "npz:"]) if name == "data" else None
             widget = Input(value=str(value), id=f"f-{name}", suggester=suggester,
                            placeholder=f.metadata["help"], compact=True)
         label = Label(_LABELS.get(name, name.replace("_", " ")), classes="label")
@@ -203,6 +204,9 @@ class SetupScreen(Screen[RunConfig | None]):
             data_dir = self.query_one("#f-data_dir", Input).value or "./data"
         except (ValueError, Exception):  # half-typed values: keep the last info
             return
+        if data not in catalog.DATASETS:  # the user's data: counted, not loaded
+            self._refresh_user_data(model, data)
+            return
         info = catalog.DATASETS[data]
         c, h, w = info.shape
         frozen = self.query_one("#f-freeze", Input).value.strip()
@@ -225,6 +229,23 @@ class SetupScreen(Screen[RunConfig | None]):
             f"{c}×{h}×{w}, {info.classes} classes\n{catalog.files_status(data, data_dir)}\n\n"
             f"[b]device[/b]: {resolved}" + (" (auto)" if device == "auto" else "") +
             f"\navailable: {', '.join(self.devices)}")
+
+    def _refresh_user_data(self, model: str, data: str) -> None:
+        if "data" in self.errors:
+            facts, shape, classes = "✗ " + self.errors["data"], None, None
+        else:
+            try:
+                fraction = float(self.query_one("#f-val_fraction", Input).value)
+            except ValueError:
+                fraction = 0.1
+            facts, shape, classes = catalog.user_data_facts(data, fraction)
+        if shape and classes and model in BUILTIN_MODELS:
+            params = f"{catalog.parameter_count(model, shape, classes):,} parameters"
+        else:
+            params = "parameters counted when the run starts"
+        self.query_one("#info", Static).update(
+            f"[b]{escape(model)}[/b]: {escape(params)}\n\n[b]{escape(data)}[/b]\n"
+            f"{escape(facts)}\n\n[b]device[/b]: {', '.join(self.devices)}")
 
     # ---- events ------------------------------------------------------------------------
     def on_input_changed(self, event: Input.Changed) -> None:

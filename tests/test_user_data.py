@@ -1,0 +1,149 @@
+"""The user's data: an ImageFolder of real MNIST PNGs, NumPy archives, factories, and
+every way they can be wrong — one line, no run folder."""
+
+from __future__ import annotations
+
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import accumulator, cli, only_run
+from tbx_tui.engine.data import DataUnavailable, load_dataset
+
+
+def png_folder(root, shared_data, per_class: int, held: int, layout: str = "split"):
+    """Real MNIST digits as PNG files: root/train/<digit>/…, root/val/<digit>/… (or one
+    pool root/<digit>/…)."""
+    from torchvision.io import write_png
+
+    mnist = load_dataset("mnist", str(shared_data))
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision.io")
+    for digit in range(10):
+        idx = (mnist.train_y == digit).nonzero().flatten()
+        for k, i in enumerate(idx[: per_class + held].tolist()):
+            part = ("train" if k < per_class else "val") if layout == "split" else ""
+            folder = root / part / str(digit)
+            folder.mkdir(parents=True, exist_ok=True)
+            write_png(mnist.train_x[i], str(folder / f"{i}.png"))
+    return root
+
+
+def test_an_image_folder_of_real_mnist_pngs_trains_from_the_cli(tmp_path, shared_data):
+    root = png_folder(tmp_path / "digits", shared_data, per_class=150, held=30)
+    (root / "train" / "3" / "broken.png").write_bytes(b"\x89PNG not really")
+    r = cli("--no-ui", "--model", "simple_cnn", "--data", f"folder:{root}", "--epochs", "3",
+            "--log-every", "20", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (f"data folder:{root}: 1,500 train / 300 test, 1×28×28, 10 classes "
+            "(0, 1, 2, 3, 4, 5, 6, 7…)") in r.stdout
+    assert "skipped 1 image(s) that could not be decoded" in r.stdout and "broken.png" in r.stdout
+    run = only_run(tmp_path / "runs")
+    assert run.name.startswith("simple_cnn-digits-")
+    accuracy = accumulator(run).Scalars("Accuracy/test")[-1].value
+    assert accuracy >= 0.80, accuracy  # 1,500 real digits, 3 epochs
+
+
+def test_one_pool_is_split_by_seed_and_resized(tmp_path, shared_data):
+    root = png_folder(tmp_path / "pool", shared_data, per_class=20, held=0, layout="pool")
+    d = load_dataset(f"folder:{root}", seed=3, image_size=16, val_fraction=0.25)
+    assert d.train_x.shape == (150, 1, 16, 16) and d.test_x.shape == (50, 1, 16, 16)
+    assert d.train_x.dtype == torch.uint8 and d.classes == [str(i) for i in range(10)]
+    again = load_dataset(f"folder:{root}", seed=3, image_size=16, val_fraction=0.25)
+    assert torch.equal(d.test_y, again.test_y)  # the same split for the same seed
+
+
+def test_bad_folders_say_what_is_wrong(tmp_path, shared_data):
+    from torchvision.io import write_png
+
+    cases = {}
+    (tmp_path / "empty").mkdir()
+    cases["empty"] = "0 class folder(s) with images"
+    png_folder(tmp_path / "one", shared_data, 3, 0, layout="pool")
+    import shutil
+    for d in range(1, 10):
+        shutil.rmtree(tmp_path / "one" / str(d))
+    cases["one"] = "1 class folder(s) with images; a classifier needs at least 2"
+    png_folder(tmp_path / "sizes", shared_data, 3, 0, layout="pool")
+    write_png(torch.zeros(1, 32, 32, dtype=torch.uint8), str(tmp_path / "sizes" / "0" / "x.png"))
+    cases["sizes"] = "images of different sizes (28×28, 32×32…); give --image-size N"
+    png_folder(tmp_path / "mismatch", shared_data, 3, 2)
+    shutil.rmtree(tmp_path / "mismatch" / "val" / "9")
+    cases["mismatch"] = "val/ has classes"
+    for name, message in cases.items():
+        with pytest.raises(DataUnavailable, match=message.replace("(", r"\(").replace(")", r"\)")):
+            load_dataset(f"folder:{tmp_path / name}")
+    r = cli("--no-ui", "--data", f"folder:{tmp_path / 'one'}", "--logdir", "runs",
+            cwd=tmp_path, timeout=120)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "at least 2" in r.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_numpy_archives_and_their_mistakes(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (40, 12, 12, 3), dtype=np.uint8)
+    y = np.arange(40) % 4
+    np.savez(tmp_path / "ok.npz", x_train=x[:30], y_train=y[:30], x_test=x[30:], y_test=y[30:])
+    d = load_dataset(f"npz:{tmp_path / 'ok.npz'}")
+    assert d.train_x.shape == (30, 3, 12, 12) and d.num_classes == 4
+    np.savez(tmp_path / "keys.npz", x_train=x, y_train=y)
+    np.savez(tmp_path / "floaty.npz", x_train=x, y_train=y.astype(float), x_test=x, y_test=y)
+    np.savez(tmp_path / "objects.npz", x_train=np.array([{"a": 1}] * 3, dtype=object),
+             y_train=y, x_test=x, y_test=y)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    for name, message in (("keys", "no x_test, y_test in the archive"),
+                          ("floaty", "y_train must be 40 integer labels"),
+                          ("objects", "cannot read it as a NumPy archive"),
+                          ("junk", "cannot read it as a NumPy archive")):
+        with pytest.raises(DataUnavailable, match=message):
+            load_dataset(f"npz:{tmp_path / name}.npz")
+
+
+def test_a_dataset_factory_in_a_file(tmp_path):
+    (tmp_path / "my_data.py").write_text(textwrap.dedent('''
+        import torch
+        from torch.utils.data import TensorDataset
+
+        def tensors():
+            g = torch.Generator().manual_seed(0)
+            x = torch.rand(50, 1, 8, 8, generator=g)
+            y = torch.arange(50) % 3
+            return (x[:40], y[:40]), (x[40:], y[40:])
+
+        def dataset():
+            x = torch.randint(0, 255, (20, 1, 8, 8), dtype=torch.uint8)
+            y = torch.arange(20) % 2
+            return TensorDataset(x[:15], y[:15]), TensorDataset(x[15:], y[15:])
+
+        def broken():
+            raise OSError("bucket not mounted")
+    '''))
+    d = load_dataset(f"{tmp_path / 'my_data.py'}:tensors")
+    assert d.train_x.shape == (40, 1, 8, 8) and d.train_x.dtype == torch.float32
+    d = load_dataset(f"{tmp_path / 'my_data.py'}:dataset")
+    assert d.train_x.shape == (15, 1, 8, 8) and d.num_classes == 2
+    with pytest.raises(DataUnavailable, match="broken\\(\\) raised OSError: bucket not mounted"):
+        load_dataset(f"{tmp_path / 'my_data.py'}:broken")
+    with pytest.raises(DataUnavailable, match="data: .* has no 'nope'"):
+        load_dataset(f"{tmp_path / 'my_data.py'}:nope")
+
+
+async def test_the_form_counts_a_folder_without_loading_it(tmp_path, shared_data):
+    from test_app import wait_for
+    from tbx_tui.config import RunConfig
+    from tbx_tui.tui.app import make_app
+
+    root = png_folder(tmp_path / "digits", shared_data, per_class=5, held=2)
+    app = make_app("train", config=RunConfig(model="mlp", data="digits",
+                                             logdir=str(tmp_path / "runs")))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        form = app.screen
+        form.query_one("#f-data").value = f"folder:{tmp_path / 'nowhere'}"
+        await pilot.pause()
+        assert "no such folder" in str(form.query_one("#e-data").render())
+        form.query_one("#f-data").value = f"folder:{root}"
+        await wait_for(pilot, lambda: "10 classes, 50 train / 20 val" in
+                       str(form.query_one("#info").render()))
