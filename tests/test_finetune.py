@@ -13,10 +13,13 @@ from tbx_tui.engine.models import build_model
 
 
 def test_pretrain_mnist_then_finetune_fashion_with_the_backbone_frozen(tmp_path, shared_data):
-    r = cli("--no-ui", "--model", "simple_cnn", "--data", "mnist", "--data-dir",
-            str(shared_data), "--max-steps", "40", "--log-every", "20", "--logdir", "pre",
-            cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
+    from tbx_tui.config import RunConfig
+    from tbx_tui.engine import RunControl, Trainer
+
+    pretrained = Trainer(RunConfig(model="simple_cnn", data="mnist", data_dir=str(shared_data),
+                                   max_steps=40, log_every=20, logdir=str(tmp_path / "pre")),
+                         [], RunControl()).run()
+    assert pretrained.state.value == "finished"
     pre = only_run(tmp_path / "pre")
     r = cli("--no-ui", "--model", "simple_cnn", "--data", "fashion_mnist", "--data-dir",
             str(shared_data), "--init-from", str(pre), "--freeze", "backbone", "--head-lr",
