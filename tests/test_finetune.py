@@ -109,3 +109,12 @@ def test_the_cli_refuses_bad_fine_tuning_in_one_line(tmp_path):
             env={"TORCH_HOME": str(tmp_path / "empty")})
     assert r.returncode == 1 and r.stderr.count("\n") == 1
     assert "resnet18-f37072fd.pth" in r.stderr and "TORCH_HOME" in r.stderr
+
+
+def test_freeze_patterns_use_torchvisions_own_names_on_an_adapted_model():
+    model = build_model("tv:mobilenet_v3_small", (1, 28, 28), 10)  # grey: under "model."
+    report = InitReport()
+    freeze(model, "features.0.*", report)
+    assert report.frozen == 464 and not model.model.features[0][0].weight.requires_grad
+    with pytest.raises(InitUnusable, match=r"they are: features\.0\.0\.weight"):
+        freeze(model, "nothing.*", InitReport())

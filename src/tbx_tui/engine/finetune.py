@@ -131,16 +131,21 @@ def freeze(model: nn.Module, spec: str, report: InitReport) -> None:
     """``spec``: comma-separated fnmatch patterns of parameter names, or ``backbone``
     (every parameter but the head's)."""
     names = [n for n, _ in model.named_parameters()]
+    # A torchvision model adapted to small or grey images sits under "model."; patterns
+    # are written against torchvision's own names (features.0.*), and match either way.
+    bare = {n: n[6:] if n.startswith("model.") and _wrapped(model) else n for n in names}
     if spec.strip() == "backbone":
         head = head_prefix(model)
         chosen = {n for n in names if not n.startswith(head)}
     else:
         chosen = set()
         for pattern in (p.strip() for p in spec.split(",") if p.strip()):
-            hits = {n for n in names if fnmatch.fnmatchcase(n, pattern)}
+            hits = {n for n in names if fnmatch.fnmatchcase(n, pattern)
+                    or fnmatch.fnmatchcase(bare[n], pattern)}
             if not hits:
+                shown = [bare[n] for n in names[:6]]
                 raise InitUnusable(f"freeze: {pattern!r} matches no parameter (they are: "
-                                   f"{', '.join(names[:6])}{'…' if len(names) > 6 else ''})")
+                                   f"{', '.join(shown)}{'…' if len(names) > 6 else ''})")
             chosen |= hits
     if chosen and chosen == set(names):
         raise InitUnusable("freeze: that freezes every parameter; nothing would train")
@@ -149,6 +154,12 @@ def freeze(model: nn.Module, spec: str, report: InitReport) -> None:
             p.requires_grad_(False)
     report.trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     report.frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+
+
+def _wrapped(model: nn.Module) -> bool:
+    from .models import _ToImageNetInput
+
+    return isinstance(model, _ToImageNetInput)
 
 
 def param_groups(model: nn.Module, lr: float, head_lr: float) -> list[dict]:
