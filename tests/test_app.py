@@ -37,6 +37,14 @@ async def wait_for(pilot, cond, timeout=60.0):
         await pilot.pause(0.1)
 
 
+async def start_training(pilot):
+    """From the setup form: ctrl+s, then (the dashboard, the run's session)."""
+    await pilot.pause()
+    await pilot.press("ctrl+s")
+    screen = pilot.app.screen
+    return screen, screen.session
+
+
 async def test_form_is_prefilled_and_rejects_bad_values(tmp_path):
     app = make_app("train", config=quick(tmp_path, lr=0.02))
     async with app.run_test(size=(140, 44)) as pilot:
@@ -105,10 +113,7 @@ async def test_start_train_to_the_end_and_start_another(tmp_path):
 async def test_pause_resume_lr_and_stop(tmp_path):
     app = make_app("train", config=quick(tmp_path, epochs=100_000))
     async with app.run_test(size=(140, 44)) as pilot:
-        await pilot.pause()
-        await pilot.press("ctrl+s")
-        screen = app.screen
-        s = screen.session
+        screen, s = await start_training(pilot)
         await wait_for(pilot, lambda: s.trainer is not None and s.trainer.snapshot().step > 5)
         await pilot.press("p")
         await wait_for(pilot, lambda: s.trainer.snapshot().state.value == "paused")

@@ -14,7 +14,7 @@ import pytest
 from textual_plotext import PlotextPlot
 
 from conftest import accumulator, cli
-from test_app import failure_status, quick, wait_for
+from test_app import failure_status, quick, start_training, wait_for
 from test_cli import session_status
 from tbx_tui.logs.watcher import LogWatcher
 from tbx_tui.tui.app import make_app
@@ -56,10 +56,7 @@ async def test_log_scale_on_an_empty_watch_keeps_the_app(tmp_path):
 async def test_log_scale_with_every_run_hidden_during_training(tmp_path):
     app = make_app("train", config=quick(tmp_path, epochs=30, log_every=2))
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause()
-        await pilot.press("ctrl+s")
-        screen = app.screen
-        s = screen.session
+        screen, s = await start_training(pilot)
         await wait_for(pilot, lambda: screen.known and screen.grid.specs)
         await pilot.press("space")  # hide the only run
         await pilot.press("l")
@@ -81,10 +78,7 @@ async def train_with_a_broken(tmp_path, monkeypatch, owner, name: str, error: Ex
     monkeypatch.setattr(owner, name, broken)
     app = make_app("train", config=quick(tmp_path, epochs=20, log_every=2))
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause()
-        await pilot.press("ctrl+s")
-        screen = app.screen
-        s = screen.session
+        screen, s = await start_training(pilot)
         await wait_for(pilot, lambda: s.result is not None, timeout=120)
         await pilot.pause(0.5)
         assert app.is_running and s.result.state.value == "finished"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from logfiles import sweep_logs, tensorboard_hparams, tensorboardx_run
-from test_app import quick, wait_for
+from test_app import quick, start_training, wait_for
 from test_watch import app_for
 from tbx_tui.logs.labels import run_labels
 from tbx_tui.tui.app import make_app
@@ -148,10 +148,7 @@ async def test_the_app_shows_earlier_runs_of_its_logdir_on_one_key(tmp_path):
     tensorboardx_run(earlier, steps=30)
     app = make_app("train", config=quick(tmp_path, epochs=3))
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause()
-        await pilot.press("ctrl+s")
-        screen = app.screen
-        s = screen.session
+        screen, s = await start_training(pilot)
         await wait_for(pilot, lambda: s.run_dir is not None and screen.known)
         await pilot.pause(1.5)
         assert screen.known == {s.run_dir.name}  # not read at all, only counted

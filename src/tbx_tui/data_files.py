@@ -8,27 +8,37 @@ import os
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
-def _count(root: str) -> dict[str, int]:
-    out = {}
+def class_files(root: str) -> dict[str, list[str]]:
+    """class folder -> its image files (sorted), for every folder under ``root``."""
+    classes = {}
     for name in sorted(os.listdir(root)):
         folder = os.path.join(root, name)
         if os.path.isdir(folder):
-            out[name] = sum(1 for f in os.listdir(folder)
-                            if f.lower().endswith(IMAGE_SUFFIXES))
-    return out
+            classes[name] = sorted(os.path.join(folder, f) for f in os.listdir(folder)
+                                   if f.lower().endswith(IMAGE_SUFFIXES))
+    return classes
+
+
+def folder_layout(root: str) -> tuple[str, str | None]:
+    """(the folder of training classes, the held-out folder or None): PATH/train with
+    PATH/val (or test), else one pool — PATH/train alone, or PATH itself."""
+    train = os.path.join(root, "train")
+    held = next((os.path.join(root, d) for d in ("val", "test")
+                 if os.path.isdir(os.path.join(root, d))), None)
+    if os.path.isdir(train):
+        return train, held
+    return root, None
 
 
 def folder_counts(root: str) -> tuple[dict[str, tuple[int, int]], str]:
     """class -> (train images, held-out images), and the held-out folder's name ("" when
     the folder is one pool to be split)."""
-    held = next((d for d in ("val", "test") if os.path.isdir(os.path.join(root, d))), "")
-    if held and os.path.isdir(os.path.join(root, "train")):
-        train, test = _count(os.path.join(root, "train")), _count(os.path.join(root, held))
-        return {c: (n, test.get(c, 0)) for c, n in train.items()}, held
-    pool = os.path.join(root, "train") if os.path.isdir(os.path.join(root, "train")) else root
-    return {c: (n, 0) for c, n in _count(pool).items()}, ""
-
-
+    train, held = folder_layout(root)
+    counts = {c: len(f) for c, f in class_files(train).items()}
+    if held is None:
+        return {c: (n, 0) for c, n in counts.items()}, ""
+    test = {c: len(f) for c, f in class_files(held).items()}
+    return {c: (n, test.get(c, 0)) for c, n in counts.items()}, os.path.basename(held)
 def npz_shapes(path: str) -> dict[str, tuple[int, ...]] | str:
     """Array name -> shape, from the archive's .npy headers; or what is wrong."""
     import zipfile

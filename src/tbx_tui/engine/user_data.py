@@ -17,7 +17,7 @@ import torch
 
 from .data import DataUnavailable, TensorData
 
-from ..data_files import IMAGE_SUFFIXES
+from ..data_files import IMAGE_SUFFIXES, class_files, folder_layout
 
 
 @dataclass
@@ -44,31 +44,15 @@ def load_user_data(text: str, seed: int, image_size: int, val_fraction: float,
 
 
 # ---- image folders ---------------------------------------------------------------------
-def _class_files(root: str) -> dict[str, list[str]]:
-    classes = {}
-    for name in sorted(os.listdir(root)):
-        folder = os.path.join(root, name)
-        if os.path.isdir(folder):
-            files = sorted(os.path.join(folder, f) for f in os.listdir(folder)
-                           if f.lower().endswith(IMAGE_SUFFIXES))
-            classes[name] = files
-    return classes
-
-
 def _folder(root: str, seed: int, image_size: int, val_fraction: float,
             notes: LoadNotes) -> TensorData:
     label = f"folder:{root}"
-    held = next((os.path.join(root, d) for d in ("val", "test")
-                 if os.path.isdir(os.path.join(root, d))), None)
-    if os.path.isdir(os.path.join(root, "train")) and held:
-        train_files, test_files = _class_files(os.path.join(root, "train")), _class_files(held)
-        if sorted(test_files) != sorted(train_files):
-            raise DataUnavailable(f"{label}: {os.path.basename(held)}/ has classes "
-                                  f"{sorted(test_files)}, train/ has {sorted(train_files)}")
-    else:  # one pool: PATH/<class>/…, or PATH/train/<class>/… with nothing held out
-        pool = os.path.join(root, "train") if os.path.isdir(os.path.join(root, "train")) \
-            else root
-        train_files, test_files = _class_files(pool), None
+    train_root, held = folder_layout(root)
+    train_files = class_files(train_root)
+    test_files = class_files(held) if held else None
+    if test_files is not None and sorted(test_files) != sorted(train_files):
+        raise DataUnavailable(f"{label}: {os.path.basename(held)}/ has classes "
+                              f"{sorted(test_files)}, train/ has {sorted(train_files)}")
     classes = sorted(train_files)
     if len(classes) < 2:
         raise DataUnavailable(f"{label}: {len(classes)} class folder(s) with images; a "
@@ -96,34 +80,27 @@ def _decode(files: dict[str, list[str]], classes: list[str], image_size: int, la
     from torchvision.io import ImageReadMode, decode_image
     from torchvision.transforms.v2.functional import resize
 
+    # torchvision 0.29 marks its image decoders deprecated in favour of TorchCodec;
+    # they are what this path uses, and they work.
     with warnings.catch_warnings():
-        # torchvision 0.29 marks its image decoders deprecated in favour of TorchCodec;
-        # they are what the issue asks for and still work: once per call, not per image.
-        warnings.filterwarnings("ignore", category=DeprecationWarning,
-                                module="torchvision.io")
-        return _decode_all(files, classes, image_size, label, notes, channels,
-                           decode_image, ImageReadMode, resize)
-
-
-def _decode_all(files, classes, image_size, label, notes, channels, decode_image,
-                ImageReadMode, resize):
-    images, labels, sizes = [], [], set()
-    for k, cls in enumerate(classes):
-        for path in files.get(cls, []):
-            try:
-                img = decode_image(path, mode=ImageReadMode.UNCHANGED)
-            except Exception:  # truncated, not an image, unsupported: skipped, counted
-                notes.skipped.append(path)
-                continue
-            if img.shape[0] == 4:  # RGBA: the alpha channel carries no class
-                img = img[:3]
-            elif img.shape[0] == 2:  # grey + alpha
-                img = img[:1]
-            if image_size and tuple(img.shape[1:]) != (image_size, image_size):
-                img = resize(img, [image_size, image_size], antialias=True)
-            sizes.add(tuple(img.shape[1:]))
-            images.append(img)
-            labels.append(k)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision.io")
+        images, labels, sizes = [], [], set()
+        for k, cls in enumerate(classes):
+            for path in files.get(cls, []):
+                try:
+                    img = decode_image(path, mode=ImageReadMode.UNCHANGED)
+                except Exception:  # truncated, not an image, unsupported: skipped, counted
+                    notes.skipped.append(path)
+                    continue
+                if img.shape[0] == 4:  # RGBA: the alpha channel carries no class
+                    img = img[:3]
+                elif img.shape[0] == 2:  # grey + alpha
+                    img = img[:1]
+                if image_size and tuple(img.shape[1:]) != (image_size, image_size):
+                    img = resize(img, [image_size, image_size], antialias=True)
+                sizes.add(tuple(img.shape[1:]))
+                images.append(img)
+                labels.append(k)
     if not images:
         raise DataUnavailable(f"{label}: no image could be decoded")
     if len(sizes) > 1:

@@ -162,8 +162,3 @@ class ChartGrid(Panel, Container):
             if isinstance(cell, (CurveChart, HistogramChart)):
                 drew |= cell.update_chart(ctx)
         return drew
-
-    @property
-    def build_seconds(self) -> float:
-        return sum(c.build_seconds for c in self.children
-                   if isinstance(c, (CurveChart, HistogramChart)))

@@ -12,8 +12,6 @@ thread of the same process; so this panel's edge is where drawing errors stop.
 
 from __future__ import annotations
 
-import time
-
 from plotext._dict import themes as _plotext_themes
 from rich.text import Text
 from textual.color import Color
@@ -27,7 +25,6 @@ class CachedPlot(PlotextPlot):
         self._figure_version = 0
         self._cache_key = None
         self._cached = None
-        self.build_seconds = 0.0  # what the last build cost the UI thread
         self.error: str | None = None  # the last drawing error, shown in the panel
 
     def _register_theme(self, app_theme_name: str) -> None:
@@ -67,7 +64,6 @@ class CachedPlot(PlotextPlot):
     def render(self):
         key = (self._figure_version, self.size, self.app.theme)
         if key != self._cache_key or self._cached is None:
-            t0 = time.perf_counter()
             if self.error is None:
                 try:
                     self._cached = super().render()
@@ -78,7 +74,6 @@ class CachedPlot(PlotextPlot):
                                     "the data and any training run are unaffected",
                                     style="bold red")
             self._cache_key = key
-            self.build_seconds = time.perf_counter() - t0
         return self._cached
 
 
