@@ -44,3 +44,11 @@ def test_hostile_logs_benchmark_runs(tmp_path):
 def test_event_writer_benchmark_runs():
     out = run("bench_event_writer.py", "--intervals", "5", "--rounds", "1")
     assert "tbx-tui EventFile" in out and "ratio" in out
+
+
+def test_streaming_benchmark_runs(tmp_path, shared_data):
+    # Its memory part (three fresh processes, ~25 s here) is left to the real runs.
+    out = run("bench_streaming.py", "--data-dir", str(shared_data), "--images", "600",
+              "--rounds", "1", "--steps", "30", "--cache", str(tmp_path),
+              "--parts", "loader,train")
+    assert "loader, 600 PNGs, 2 workers" in out and "training SimpleCNN" in out

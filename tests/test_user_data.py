@@ -31,19 +31,52 @@ def png_folder(root, shared_data, per_class: int, held: int, layout: str = "spli
     return root
 
 
-def test_an_image_folder_of_real_mnist_pngs_trains_from_the_cli(tmp_path, shared_data):
+def test_streaming_and_resident_runs_on_real_mnist_pngs_train_the_same(tmp_path, shared_data):
+    """The CLI streams the folder (--data-memory 1 MiB is under its 1.4 MB decoded)
+    through DataLoader workers, meeting a broken PNG mid-run; the same run in memory
+    draws the same batches from the same seeded order, so the two curves agree."""
+    from tbx_tui.config import RunConfig
+    from tbx_tui.engine import TensorBoardSink, Trainer
+
     root = png_folder(tmp_path / "digits", shared_data, per_class=150, held=30)
     (root / "train" / "3" / "broken.png").write_bytes(b"\x89PNG not really")
     r = cli("--no-ui", "--model", "simple_cnn", "--data", f"folder:{root}", "--epochs", "3",
-            "--log-every", "20", cwd=tmp_path)
+            "--log-every", "20", "--data-memory", "1", "--workers", "2", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert (f"data folder:{root}: 1,500 train / 300 test, 1×28×28, 10 classes "
+    assert (f"data folder:{root}: 1,501 train / 300 test, 1×28×28, 10 classes "
             "(0, 1, 2, 3, 4, 5, 6, 7…)") in r.stdout
-    assert "skipped 1 image(s) that could not be decoded" in r.stdout and "broken.png" in r.stdout
-    run = only_run(tmp_path / "runs")
-    assert run.name.startswith("simple_cnn-digits-")
-    accuracy = accumulator(run).Scalars("Accuracy/test")[-1].value
-    assert accuracy >= 0.80, accuracy  # 1,500 real digits, 3 epochs
+    assert ("data path: streaming (1.3 MiB decoded is over the 1.0 MiB --data-memory "
+            "budget): 2 worker(s) decoding") in r.stdout
+    assert "skipped 1 image(s) that could not be decoded (first: " in r.stdout
+    assert "broken.png" in r.stdout and "Traceback" not in r.stderr
+    streamed = only_run(tmp_path / "runs")
+    assert streamed.name.startswith("simple_cnn-digits-")
+
+    (root / "train" / "3" / "broken.png").unlink()
+    config = RunConfig(model="simple_cnn", data=f"folder:{root}", epochs=3, log_every=20,
+                       logdir=str(tmp_path / "resident"))
+    result = Trainer(config, [TensorBoardSink()]).run()
+    a, b = accumulator(streamed), accumulator(result.run_dir)
+    acc = [x.Scalars("Accuracy/test")[-1].value for x in (a, b)]
+    assert min(acc) >= 0.80 and abs(acc[0] - acc[1]) <= 0.03, acc  # 1,500 digits, 3 epochs
+    assert a.Scalars("Data/skipped_images")[-1].value == 1  # met 3 times, counted once
+    assert "Data/skipped_images" not in b.Tags()["scalars"]
+
+    # The two paths draw the very same batches from the same order.
+    from tbx_tui.engine.streaming import DataPath
+
+    resident = load_dataset(f"folder:{root}")
+    streaming = load_dataset(f"folder:{root}", path=DataPath(1, 1, torch.device("cpu")))
+    assert type(streaming).__name__ == "StreamingData"
+    perm = torch.randperm(resident.n_train, generator=torch.Generator().manual_seed(5))
+    def same(a, b):
+        pairs = list(zip(a, b))
+        return len(pairs), all(torch.equal(r[0], s[0]) and torch.equal(r[1], s[1])
+                               for r, s in pairs)
+
+    assert same(resident.epoch(perm, 256), streaming.epoch(perm, 256)) == (6, True)
+    assert same(resident.test_batches(128), streaming.test_batches(128)) == (3, True)
+    streaming.close()
 
 
 def test_one_pool_is_split_by_seed_and_resized(tmp_path, shared_data):
@@ -117,6 +150,20 @@ def test_a_dataset_factory_in_a_file(tmp_path):
             y = torch.arange(20) % 2
             return TensorDataset(x[:15], y[:15]), TensorDataset(x[15:], y[15:])
 
+        class Flaky(torch.utils.data.Dataset):
+            targets = torch.arange(30) % 3
+
+            def __len__(self):
+                return 30
+
+            def __getitem__(self, i):
+                if i == 9:
+                    raise OSError("bad sector")
+                return torch.full((6, 5), i, dtype=torch.uint8), int(self.targets[i])
+
+        def flaky():
+            return Flaky(), Flaky()
+
         def broken():
             raise OSError("bucket not mounted")
     '''))
@@ -124,6 +171,20 @@ def test_a_dataset_factory_in_a_file(tmp_path):
     assert d.train_x.shape == (40, 1, 8, 8) and d.train_x.dtype == torch.float32
     d = load_dataset(f"{tmp_path / 'my_data.py'}:dataset")
     assert d.train_x.shape == (15, 1, 8, 8) and d.num_classes == 2
+    # Over the memory budget, a Dataset is read a batch at a time by the workers, and an
+    # item its __getitem__ fails on is left out and counted.
+    from tbx_tui.engine.streaming import DataPath
+
+    notes = []
+    d = load_dataset(f"{tmp_path / 'my_data.py'}:flaky", notes=notes,
+                     path=DataPath(100, 1, torch.device("cpu")))
+    assert "data path: streaming (0.0 MiB decoded is over the 0.0 MiB" in notes[1]
+    assert d.classes == ["0", "1", "2"] and d.in_shape == (1, 6, 5)
+    batches = list(d.epoch(torch.arange(30), 8))
+    assert [len(y) for _, y in batches] == [8, 7, 8, 6]
+    assert batches[0][0].dtype == torch.uint8 and d.skipped == ["item 9 (OSError: bad "
+                                                               "sector)"]
+    d.close()
     with pytest.raises(DataUnavailable, match="broken\\(\\) raised OSError: bucket not mounted"):
         load_dataset(f"{tmp_path / 'my_data.py'}:broken")
     with pytest.raises(DataUnavailable, match="data: .* has no 'nope'"):

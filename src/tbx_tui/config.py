@@ -25,6 +25,7 @@ DATASETS = BUILTIN_DATA  # and any reference refs.parse_data accepts
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "step")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+AUGMENTS = ("none", "flip", "crop", "crop+flip")  # engine/augment.py draws them
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
 # Text settings are bounded in characters: a run folder name leaves room under the usual
@@ -64,6 +65,14 @@ class RunConfig:
                          min=0, max=4096, unit="pixels")
     val_fraction: float = _f(0.1, "folder without val/ or test/: the share held out (seeded)",
                              gt=0.0, lt=1.0)
+    augment: str = _f("none", "augmentation on the device per batch: flip (left-right), "
+                      "crop (random resized, 0.08-1 of the area, as torchvision's)",
+                      choices=AUGMENTS)
+    data_memory: int = _f(0, "decoded images larger than this stream from disk through "
+                          "DataLoader workers; 0 = a quarter of RAM (and of the GPU's)",
+                          min=0, max=1 << 30, unit="MiB")
+    workers: int = _f(0, "processes that decode images when streaming; 0 = one per core, "
+                      "at most 8", min=0, max=256)
     data_dir: str = _f("./data", "where torchvision datasets are looked for and downloaded",
                        max=PATH_MAX)
     epochs: int = _f(10, "passes over the training set", min=1, max=100_000)
@@ -113,7 +122,9 @@ class RunConfig:
 
     def hparams(self) -> dict[str, Any]:
         """What TensorBoard's HParams tab shows: everything that changes the result."""
-        skip = {"data_dir", "logdir", "name"}
+        # The data path and its workers change the speed only: batches come from the
+        # same seeded order either way.
+        skip = {"data_dir", "logdir", "name", "data_memory", "workers"}
         return {k: v for k, v in self.to_dict().items() if k not in skip}
 
 

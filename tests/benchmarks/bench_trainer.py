@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from tbx_tui.config import RunConfig  # noqa: E402
 from tbx_tui.engine import TensorBoardSink, Trainer, load_dataset  # noqa: E402
 from tbx_tui.engine.models import SimpleCNN  # noqa: E402
+from tbx_tui.engine.sinks import NullSink  # noqa: E402
 
 LOG = 100
 
@@ -66,26 +67,14 @@ def tutorial_loop(data_dir: str, steps: int, logdir: str, device: str = "cpu") -
     return (steps - LOG) / elapsed
 
 
-class _Clock:
+class _Clock(NullSink):
     """A sink that notes when each log interval ends: the timing window of our run."""
 
     def __init__(self):
         self.times = {}
 
-    def open(self, info):
-        pass
-
     def scalars(self, step, values):
         self.times[step + 1] = time.perf_counter()
-
-    def histograms(self, step, hists):
-        pass
-
-    def epoch_end(self, epoch, step, metrics):
-        pass
-
-    def close(self, result):
-        pass
 
 
 def our_trainer(data, steps: int, logdir: str, hist_every: int, device: str = "cpu") -> float:

@@ -53,9 +53,33 @@ class TensorData:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def n_train(self) -> int:
+        return len(self.train_y)
+
+    @property
+    def n_test(self) -> int:
+        return len(self.test_y)
+
+    skipped = ()  # images that could not be decoded were left out when loading
+
     def to(self, device: torch.device) -> "TensorData":
         return replace(self, **{k: getattr(self, k).to(device)
                                 for k in ("train_x", "train_y", "test_x", "test_y")})
+
+    def epoch(self, perm: torch.Tensor, batch_size: int):
+        """The epoch's batches in ``perm`` order, by ``index_select`` on the device (here
+        ~10 µs per batch of 32; fancy indexing ``x[idx]`` took ~7 ms)."""
+        for idx in perm.to(self.train_y.device).split(batch_size):
+            yield self.train_x.index_select(0, idx), self.train_y.index_select(0, idx)
+
+    def test_batches(self, batch_size: int):
+        for start in range(0, self.n_test, batch_size):
+            yield (self.test_x[start:start + batch_size],
+                   self.test_y[start:start + batch_size])
+
+    def close(self) -> None:
+        pass
 
 
 def normalize(x: torch.Tensor) -> torch.Tensor:
@@ -254,20 +278,21 @@ REGISTRY: dict[str, Callable[[str, int], TensorData]] = {
 
 
 def load_dataset(name: str, data_dir: str = "./data", seed: int = 0, image_size: int = 0,
-                 val_fraction: float = 0.1, notes: list[str] | None = None) -> TensorData:
-    """A built-in dataset by name, or the user's (folder:, npz:, FILE.py:NAME,
-    MODULE:NAME; engine/user_data.py). What loading the user's data found (its classes
-    and counts, images skipped) is added to ``notes``."""
+                 val_fraction: float = 0.1, notes: list[str] | None = None, path=None):
+    """A built-in dataset by name (TensorData), or the user's (folder:, npz:, FILE.py:NAME,
+    MODULE:NAME; engine/user_data.py): TensorData, or StreamingData when a DataPath
+    ``path`` is given and its decoded images are over its budget. What loading the user's
+    data found (classes and counts, the path taken, images skipped) goes into ``notes``."""
     if name in REGISTRY:
         return REGISTRY[name](data_dir, seed)
     from .user_data import LoadNotes, load_user_data
 
     found = LoadNotes([])
-    data = load_user_data(name, seed, image_size, val_fraction, found)
+    data = load_user_data(name, seed, image_size, val_fraction, found, path)
     if notes is not None:
         c, h, w = data.in_shape
         shown = ", ".join(data.classes[:8]) + ("…" if len(data.classes) > 8 else "")
-        notes.append(f"data {data.name}: {len(data.train_y):,} train / {len(data.test_y):,} "
+        notes.append(f"data {data.name}: {data.n_train:,} train / {data.n_test:,} "
                      f"test, {c}×{h}×{w}, {data.num_classes} classes ({shown})")
         notes.extend(found.lines())
     return data

@@ -53,6 +53,26 @@ class Sink(Protocol):
     def close(self, result: RunResult | None) -> None: ...  # None: abandoned, no end
 
 
+class NullSink:
+    """A sink that keeps nothing: the base for sinks that want one or two of the calls
+    (benchmarks timing the log calls, tests counting them)."""
+
+    def open(self, info: RunInfo) -> None:
+        pass
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        pass
+
+    def histograms(self, step: int, hists: dict[str, Histogram]) -> None:
+        pass
+
+    def epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
+        pass
+
+    def close(self, result: RunResult | None) -> None:
+        pass
+
+
 class TensorBoardSink:
     """Event file in the run folder, hparams included (no extra folders). tensorboardX
     builds the summaries; ``EventFile`` writes them whole or not at all."""

@@ -20,7 +20,9 @@ from ..atomic import atomic_file, atomic_write, describe_os_error
 from ..refs import canonical as canonical_model, canonical_data
 from ..config import RunConfig, to_toml
 from .control import Progress, RunControl, RunState
+from .augment import make_augment
 from .data import TensorData, load_dataset, normalize
+from .streaming import DataPath, StreamingData
 from .histograms import summarize
 from .run_folder import LogdirUnusable, SpaceReserve, check_logdir, create_run_folder
 from .finetune import freeze, load_initial, param_groups
@@ -103,7 +105,7 @@ def log_due(step: int, log_every: int, total: int) -> bool:
 
 class Trainer:
     def __init__(self, config: RunConfig, sinks: list[Sink] = (), control: RunControl | None = None,
-                 data: TensorData | None = None):
+                 data: TensorData | StreamingData | None = None):
         self.config = config
         self.sinks = list(sinks)
         self.control = control or RunControl()
@@ -124,6 +126,7 @@ class Trainer:
         self._lr = config.lr
         self._message = ""
         self._evaluated_at = -1  # step of the last evaluation
+        self._skipped_seen = 0   # undecodable images already reported
 
     # ---- reading from other threads -------------------------------------------------
     def snapshot(self) -> Progress:
@@ -153,8 +156,16 @@ class Trainer:
         device = resolve_device(cfg.device)
         self._device = str(device)
         notes: list[str] = []
+        path = DataPath.for_run(cfg.data_memory, cfg.workers, device)
         data = (self._data or load_dataset(cfg.data, cfg.data_dir, cfg.seed, cfg.image_size,
-                                           cfg.val_fraction, notes)).to(device)
+                                           cfg.val_fraction, notes, path)).to(device)
+        try:
+            return self._run(data, device, notes)
+        finally:
+            data.close()  # streaming: the decoding workers stop with the run
+
+    def _run(self, data, device: torch.device, notes: list[str]) -> RunResult:
+        cfg = self.config
         torch.manual_seed(cfg.seed)
         model = build_model(cfg.model, data.in_shape, data.num_classes)
         init = load_initial(model, cfg.init_from, cfg.model)
@@ -168,7 +179,7 @@ class Trainer:
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels
 
-        spe = math.ceil(len(data.train_y) / cfg.batch_size)
+        spe = math.ceil(data.n_train / cfg.batch_size)
         total = cfg.epochs * spe
         if cfg.max_steps:
             total = min(total, cfg.max_steps)
@@ -184,7 +195,7 @@ class Trainer:
                                                 model=canonical_model(cfg.model),
                                                 data=canonical_data(cfg.data))))
         info = RunInfo(self.run_dir, cfg, self._device, use_amp, count_parameters(model),
-                       len(data.train_y), len(data.test_y), spe, total,
+                       data.n_train, data.n_test, spe, total,
                        tuple(notes + init.lines()))
         reserve = SpaceReserve(self.run_dir)
         try:
@@ -250,12 +261,13 @@ class Trainer:
         for sink in self.sinks:
             getattr(sink, method)(*args)
 
-    def _train(self, model, optimizer, data: TensorData, device, use_amp: bool, spe: int,
+    def _train(self, model, optimizer, data, device, use_amp: bool, spe: int,
                total: int) -> RunResult:
         cfg, control = self.config, self.control
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp)
         order = torch.Generator().manual_seed(cfg.seed)
-        n = len(data.train_y)
+        augment = make_augment(cfg.augment, cfg.seed, device)
+        n = data.n_train
         base_lr, lr = cfg.lr, None
         # Interval accumulators stay on the device: no sync per step.
         loss_sum = torch.zeros((), device=device)
@@ -265,9 +277,11 @@ class Trainer:
         step = 0
         for epoch in range(cfg.epochs):
             self._epoch = epoch + 1
-            perm = torch.randperm(n, generator=order).to(device)
+            perm = torch.randperm(n, generator=order)
             model.train()
-            for i in range(spe):
+            # Streaming data may yield fewer batches: a batch of only broken files is
+            # left out, so the epoch is "the batches there are", not range(spe).
+            for x, y in data.epoch(perm, cfg.batch_size):
                 if step >= total or control.stop_requested:
                     break
                 if control.paused:
@@ -286,9 +300,9 @@ class Trainer:
                     for group in optimizer.param_groups:  # the head may have its own
                         group["lr"] = lr * group["lr_scale"]
 
-                idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-                x = normalize(data.train_x.index_select(0, idx))
-                y = data.train_y.index_select(0, idx)
+                x = normalize(x)
+                if augment is not None:
+                    x = augment(x)
                 with autocast:
                     logits = model(x)
                     loss = F.cross_entropy(logits, y)
@@ -317,12 +331,14 @@ class Trainer:
                     loss_sum.zero_()
                     correct.zero_()
                     seen, t_interval = 0, time.perf_counter()
+                    self._report_skipped(data, gstep)
                 if cfg.hist_every and step % cfg.hist_every == 0:
                     self._emit("histograms", gstep, self._histograms(model))
             else:
                 t0 = time.perf_counter()
-                metrics = self._evaluate(model, data, autocast)
+                metrics = self._evaluate(model, data, autocast, device)
                 self._emit("epoch_end", epoch + 1, step - 1, metrics)
+                self._report_skipped(data, step - 1)
                 t_interval += time.perf_counter() - t0  # throughput counts training only
                 continue
             break  # stopped early, or max_steps reached mid-epoch
@@ -333,11 +349,31 @@ class Trainer:
             self._save(model)
             return self._result(RunState.STOPPED, metrics, "aborted")
         if not metrics or self._evaluated_at != step:
-            metrics = self._evaluate(model, data, autocast)
+            metrics = self._evaluate(model, data, autocast, device)
             self._emit("epoch_end", self._epoch, step - 1, metrics)
+            self._report_skipped(data, step - 1)
         self._save(model)
         state = RunState.STOPPED if control.stop_requested and step < total else RunState.FINISHED
-        return self._result(state, metrics)
+        return self._result(state, metrics, self._skipped_text(data))
+
+    def _report_skipped(self, data, gstep: int) -> None:
+        """Images the streaming workers could not decode: counted in a scalar, and said
+        once per new batch of them, never fatal."""
+        n = len(data.skipped)
+        if n != self._skipped_seen:
+            self._skipped_seen = n
+            self._message = self._skipped_text(data)
+            self._emit("scalars", gstep, {"Data/skipped_images": n})
+            for sink in self.sinks:
+                if hasattr(sink, "message"):
+                    sink.message(self._message)
+
+    @staticmethod
+    def _skipped_text(data) -> str:
+        if not data.skipped:
+            return ""
+        return (f"skipped {len(data.skipped)} image(s) that could not be decoded (first: "
+                f"{data.skipped[0]})")
 
     def _save(self, model) -> None:
         with atomic_file(self.run_dir / "model.pt") as f:  # never a truncated model.pt
@@ -352,23 +388,23 @@ class Trainer:
         return summarize(tensors)  # SYNC: two, for all tensors together
 
     @torch.no_grad()
-    def _evaluate(self, model, data: TensorData, autocast) -> dict[str, float]:
+    def _evaluate(self, model, data, autocast, device) -> dict[str, float]:
         self._state = RunState.EVALUATING
         model.eval()
         c = data.num_classes
-        confusion = torch.zeros(c * c, dtype=torch.long, device=data.test_y.device)
-        loss_sum = torch.zeros((), device=data.test_y.device)
-        for start in range(0, len(data.test_y), EVAL_BATCH):
+        confusion = torch.zeros(c * c, dtype=torch.long, device=device)
+        loss_sum = torch.zeros((), device=device)
+        for x, y in data.test_batches(EVAL_BATCH):
             if self.control.aborted:
                 break
-            x = normalize(data.test_x[start:start + EVAL_BATCH])
-            y = data.test_y[start:start + EVAL_BATCH]
             with autocast:
-                logits = model(x)
+                logits = model(normalize(x))
             loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
             confusion += torch.bincount(y * c + logits.argmax(1), minlength=c * c)
-        metrics = {"Loss/test": loss_sum.item() / max(len(data.test_y), 1)}  # SYNC
-        metrics.update(classification_metrics(confusion.view(c, c).cpu()))
+        cm = confusion.view(c, c).cpu()  # SYNC
+        # Counted from the confusion matrix: streamed data may leave broken images out.
+        metrics = {"Loss/test": loss_sum.item() / max(int(cm.sum()), 1)}  # SYNC
+        metrics.update(classification_metrics(cm))
         self._evaluated_at = self._step
         self._state = RunState.RUNNING
         return metrics

@@ -9,6 +9,7 @@ cannot be decoded is skipped and counted, never fatal. Every other problem is on
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from .data import DataUnavailable, TensorData
+from .streaming import DataPath, item_image
 
 from ..data_files import IMAGE_SUFFIXES, class_files, folder_layout
 
@@ -23,30 +25,66 @@ from ..data_files import IMAGE_SUFFIXES, class_files, folder_layout
 @dataclass
 class LoadNotes:
     skipped: list[str]   # images that could not be decoded
+    path: str = ""       # which data path was chosen, and why
 
     def lines(self) -> list[str]:
-        if not self.skipped:
-            return []
-        return [f"skipped {len(self.skipped)} image(s) that could not be decoded "
-                f"(first: {self.skipped[0]})"]
+        found = [self.path] if self.path else []
+        if self.skipped:
+            found.append(f"skipped {len(self.skipped)} image(s) that could not be decoded "
+                         f"(first: {self.skipped[0]})")
+        return found
 
 
 def load_user_data(text: str, seed: int, image_size: int, val_fraction: float,
-                   notes: LoadNotes) -> TensorData:
+                   notes: LoadNotes, path: DataPath | None = None):
+    """TensorData, or StreamingData when ``path`` is given and the decoded images would
+    not fit its budget. Arrays and factories that return tensors are in memory already."""
     from ..refs import parse_data
 
     ref = parse_data(text)
     if ref.kind == "folder":
-        return _folder(ref.target, seed, image_size, val_fraction, notes)
+        return _folder(ref.target, seed, image_size, val_fraction, notes, path)
     if ref.kind == "npz":
         return _npz(ref.target)
-    return _factory(ref)
+    return _factory(ref, notes, path)
 
 
 # ---- image folders ---------------------------------------------------------------------
-def _folder(root: str, seed: int, image_size: int, val_fraction: float,
-            notes: LoadNotes) -> TensorData:
+def _folder(root: str, seed: int, image_size: int, val_fraction: float, notes: LoadNotes,
+            path: DataPath | None):
     label = f"folder:{root}"
+    classes, train, test = _folder_files(root, seed, val_fraction, label)
+    if path is not None:
+        shape = _probe(train[0], image_size, label)
+        decoded = (len(train[0]) + len(test[0])) * math.prod(shape)  # uint8: one byte per value
+        if decoded > path.budget:
+            from .streaming import FolderImages, StreamingData
+
+            notes.path = path.streaming(decoded)
+            return StreamingData(label, FolderImages(*train, shape), FolderImages(*test, shape),
+                                 classes, path.workers)
+        notes.path = path.resident(decoded)
+    tr_images, tr_labels = _decode(*train, image_size, notes)
+    te_images, te_labels = _decode(*test, image_size, notes)
+    if not tr_images or not te_images:
+        raise DataUnavailable(f"{label}: no {'training' if not tr_images else 'held-out'} "
+                              "image could be decoded")
+    images = tr_images + te_images
+    sizes = sorted({tuple(img.shape[1:]) for img in images})
+    if len(sizes) > 1:
+        shown = ", ".join(f"{h}×{w}" for h, w in sizes[:3])
+        raise DataUnavailable(f"{label}: images of different sizes ({shown}…); give "
+                              "--image-size N to resize them to N×N")
+    channels = max(img.shape[0] for img in images)  # grey and colour: colour
+    x = torch.stack([img.expand(channels, -1, -1) for img in images])
+    y = torch.tensor(tr_labels + te_labels, dtype=torch.long)
+    n = len(tr_images)
+    return TensorData(label, x[:n], y[:n], x[n:], y[n:], classes)
+
+
+def _folder_files(root: str, seed: int, val_fraction: float, label: str):
+    """(classes, (train paths, labels), (test paths, labels)). A single pool is split by
+    file with a seeded permutation: the same split on either data path, every run."""
     train_root, held = folder_layout(root)
     train_files = class_files(train_root)
     test_files = class_files(held) if held else None
@@ -61,55 +99,68 @@ def _folder(root: str, seed: int, image_size: int, val_fraction: float,
     if empty:
         raise DataUnavailable(f"{label}: no images in class folder(s) {', '.join(empty)} "
                               f"(looked for {', '.join(IMAGE_SUFFIXES)})")
-    x, y = _decode(train_files, classes, image_size, label, notes)
-    if test_files is None:  # one folder: a seeded split, the same every run with this seed
-        perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
-        n_test = max(1, int(round(len(y) * val_fraction)))
-        test, train = perm[:n_test], perm[n_test:]
-        return TensorData(label, x[train], y[train], x[test], y[test], classes)
-    tx, ty = _decode(test_files, classes, image_size or x.shape[-1], label, notes,
-                     channels=x.shape[1])
-    if tx.shape[1:] != x.shape[1:]:
-        raise DataUnavailable(f"{label}: test images are {tuple(tx.shape[1:])}, train images "
-                              f"{tuple(x.shape[1:])}; give --image-size")
-    return TensorData(label, x, y, tx, ty, classes)
+
+    def flat(files):
+        pairs = [(f, k) for k, c in enumerate(classes) for f in files.get(c, [])]
+        return [f for f, _ in pairs], [k for _, k in pairs]
+
+    paths, labels = flat(train_files)
+    if test_files is not None:
+        return classes, (paths, labels), flat(test_files)
+    perm = torch.randperm(len(paths), generator=torch.Generator().manual_seed(seed)).tolist()
+    n_test = max(1, int(round(len(paths) * val_fraction)))
+
+    def pick(ids):
+        ids = sorted(ids)  # file order within the split, as with train/ and val/
+        return [paths[i] for i in ids], [labels[i] for i in ids]
+
+    return classes, pick(perm[n_test:]), pick(perm[:n_test])
 
 
-def _decode(files: dict[str, list[str]], classes: list[str], image_size: int, label: str,
-            notes: LoadNotes, channels: int | None = None):
-    from torchvision.io import ImageReadMode, decode_image
-    from torchvision.transforms.v2.functional import resize
+def _probe(paths: list[str], image_size: int, label: str, count: int = 16):
+    """(C, H, W) from a few images spread over the folder (not every image: that is what
+    streaming avoids). Different sizes without --image-size are refused, as on the
+    resident path; an image met later with another size is resized to this one."""
+    from .streaming import decode_file
 
+    step = max(1, len(paths) // count)
+    shapes = set()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision.io")
+        for path in paths[::step][:count]:
+            try:
+                shapes.add(tuple(decode_file(path, 0, None).shape))
+            except Exception:
+                continue  # a broken file: the next one tells
+    if not shapes:
+        raise DataUnavailable(f"{label}: none of {min(count, len(paths))} images tried could "
+                              "be decoded")
+    sizes = sorted({s[1:] for s in shapes})
+    if len(sizes) > 1 and not image_size:
+        shown = ", ".join(f"{h}×{w}" for h, w in sizes[:3])
+        raise DataUnavailable(f"{label}: images of different sizes ({shown}…); give "
+                              "--image-size N to resize them to N×N")
+    h, w = (image_size, image_size) if image_size else sizes[0]
+    return (max(s[0] for s in shapes), h, w)
+
+
+def _decode(paths: list[str], labels: list[int], image_size: int, notes: LoadNotes):
+    from .streaming import decode_file
+
+    size = (image_size, image_size) if image_size else None
+    images, kept = [], []
     # torchvision 0.29 marks its image decoders deprecated in favour of TorchCodec;
     # they are what this path uses, and they work.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision.io")
-        images, labels, sizes = [], [], set()
-        for k, cls in enumerate(classes):
-            for path in files.get(cls, []):
-                try:
-                    img = decode_image(path, mode=ImageReadMode.UNCHANGED)
-                except Exception:  # truncated, not an image, unsupported: skipped, counted
-                    notes.skipped.append(path)
-                    continue
-                if img.shape[0] == 4:  # RGBA: the alpha channel carries no class
-                    img = img[:3]
-                elif img.shape[0] == 2:  # grey + alpha
-                    img = img[:1]
-                if image_size and tuple(img.shape[1:]) != (image_size, image_size):
-                    img = resize(img, [image_size, image_size], antialias=True)
-                sizes.add(tuple(img.shape[1:]))
-                images.append(img)
-                labels.append(k)
-    if not images:
-        raise DataUnavailable(f"{label}: no image could be decoded")
-    if len(sizes) > 1:
-        shown = ", ".join(f"{h}×{w}" for h, w in sorted(sizes)[:3])
-        raise DataUnavailable(f"{label}: images of different sizes ({shown}…); give "
-                              "--image-size N to resize them to N×N")
-    want = channels or max(img.shape[0] for img in images)  # grey and colour: colour
-    images = [img.expand(want, -1, -1) if img.shape[0] != want else img for img in images]
-    return torch.stack(images).contiguous(), torch.tensor(labels, dtype=torch.long)
+        for path, k in zip(paths, labels):
+            try:
+                images.append(decode_file(path, 0, size))
+            except Exception:  # truncated, not an image, unsupported: skipped, counted
+                notes.skipped.append(path)
+                continue
+            kept.append(k)
+    return images, kept
 
 
 # ---- arrays and factories --------------------------------------------------------------
@@ -171,15 +222,20 @@ def _npz(path: str) -> TensorData:
     return _assemble(label, *arrays)
 
 
-def _factory(ref) -> TensorData:
+def _factory(ref, notes: LoadNotes, path: DataPath | None):
     from .models import ModelUnusable, _user_object
 
     try:
         build, where = _user_object(ref)
     except ModelUnusable as e:
         raise DataUnavailable(str(e).replace("model: ", "data: ", 1)) from None
+    label = f"data {where}"
     try:
         train, test = build()
+        if path is not None and not _pair(train):
+            streamed = _stream_datasets(label, train, test, notes, path)
+            if streamed is not None:
+                return streamed
         parts = [_materialise(part) for part in (train, test)]
     except DataUnavailable:
         raise
@@ -187,11 +243,53 @@ def _factory(ref) -> TensorData:
         raise DataUnavailable(f"data: {where}() raised {type(e).__name__}: {e} (it must "
                               "return (train, test), each (x, y) tensors or a Dataset of "
                               "(image, label) pairs)") from None
-    return _assemble(f"data {where}", *parts[0], *parts[1])
+    return _assemble(label, *parts[0], *parts[1])
+
+
+def _pair(part) -> bool:
+    return isinstance(part, (tuple, list)) and len(part) == 2
+
+
+def _stream_datasets(label: str, train, test, notes: LoadNotes, path: DataPath):
+    """Map-style Datasets whose images would not fit the budget are read a batch at a
+    time by the workers, like an image folder; None when they fit."""
+    from .streaming import DatasetItems, StreamingData
+
+    first = item_image(train[0][0])
+    dtype = torch.uint8 if first.dtype == torch.uint8 else torch.float32
+    decoded = (len(train) + len(test)) * first.numel() * dtype.itemsize
+    if decoded <= path.budget:
+        return None
+    notes.path = path.streaming(decoded)
+    classes = _dataset_classes(label, train, test)
+    shape = tuple(first.shape)
+    return StreamingData(label, DatasetItems(train, shape, dtype),
+                         DatasetItems(test, shape, dtype), classes, path.workers)
+
+
+def _dataset_classes(label: str, train, test) -> list[str]:
+    """Class names from the Dataset's ``classes`` or ``targets`` (torchvision's datasets
+    have both), else from reading the test labels: the only pass over items before
+    training, so it is bounded."""
+    names = getattr(train, "classes", None)
+    if isinstance(names, (list, tuple)) and len(names) >= 2:
+        return [str(c) for c in names]
+    targets = getattr(train, "targets", None)
+    if targets is not None and len(targets):
+        k = int(torch.as_tensor(targets).max()) + 1
+    elif len(test) <= 100_000:
+        k = max((int(test[i][1]) for i in range(len(test))), default=0) + 1
+    else:
+        raise DataUnavailable(f"{label}: give the train Dataset a classes or targets "
+                              "attribute: a test set of over 100,000 items is not read "
+                              "twice to count classes")
+    if k < 2:
+        raise DataUnavailable(f"{label}: needs images of at least 2 classes")
+    return [str(i) for i in range(k)]
 
 
 def _materialise(part) -> tuple[torch.Tensor, torch.Tensor]:
-    if isinstance(part, (tuple, list)) and len(part) == 2:
+    if _pair(part):
         return torch.as_tensor(part[0]), torch.as_tensor(part[1])
     xs, ys = zip(*(part[i] for i in range(len(part))))  # a map-style Dataset
     return torch.stack([torch.as_tensor(x) for x in xs]), torch.as_tensor(ys)
