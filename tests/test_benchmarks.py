@@ -52,3 +52,9 @@ def test_streaming_benchmark_runs(tmp_path, shared_data):
               "--rounds", "1", "--steps", "30", "--cache", str(tmp_path),
               "--parts", "loader,train")
     assert "loader, 600 PNGs, 2 workers" in out and "training SimpleCNN" in out
+
+
+def test_checkpoint_benchmark_runs():
+    out = run("bench_checkpoint.py", "--parts", "save,sampler", "--small")
+    assert "one checkpoint: SimpleCNN" in out and "at the defaults" in out
+    assert "system sample + event write" in out

@@ -160,3 +160,32 @@ async def test_the_app_shows_earlier_runs_of_its_logdir_on_one_key(tmp_path):
         await pilot.press("a")
         await wait_for(pilot, lambda: screen.known == {s.run_dir.name})
         await wait_for(pilot, lambda: s.result is not None)
+
+
+async def test_system_panel_shows_any_writers_sys_scalars_and_hides_without(tmp_path):
+    from tensorboardX import SummaryWriter
+
+    root = tmp_path / "runs"
+    with SummaryWriter(str(root / "gpu-box")) as w:  # another writer, our tag names
+        for step in range(6):
+            w.add_scalar("Loss/train", 1.0 / (step + 1), step)
+            for tag, value in (("system_cpu_percent", 40 + step), ("ram_used_gib", 12.0),
+                               ("ram_total_gib", 24.0), ("rss_gib", 2.5),
+                               ("gpu0/util_percent", 78.0), ("gpu0/mem_used_gib", 40.0),
+                               ("gpu0/mem_total_gib", 80.0), ("gpu0/temperature_c", 63.0),
+                               ("gpu0/power_w", 215.0)):
+                w.add_scalar(f"sys/{tag}", value, step)
+    tensorboardx_run(root / "plain", steps=5)
+    app = app_for(str(root))
+    async with app.run_test(size=(100, 30)) as pilot:
+        panel = app.screen.query_one("#system")
+        table = app.screen.query_one("#runs")
+        await wait_for(pilot, lambda: table.row_count == 2)
+        table.move_cursor(row=table.get_row_index("gpu-box"))  # the followed run
+        await wait_for(pilot, lambda: panel.display)
+        text = str(panel.render())
+        assert "cpu" in text and "45%" in text and "12.0/24G" in text and "rss 2.50G" in text
+        assert "gpu0" in text and "78%" in text and "40/80G" in text and "63°C  215 W" in text
+        assert not [s for s in app.screen.grid.specs if s.tag.startswith("sys/")]  # a panel
+        table.move_cursor(row=table.get_row_index("plain"))
+        await wait_for(pilot, lambda: not panel.display)  # no sys/ tags: no panel

@@ -41,6 +41,13 @@ USER_MODELS = textwrap.dedent('''
 
     NOT_CALLABLE = 3
 
+    def blobs():
+        """A data factory: (train, test), each (x, y); 4 classes of 3×12×12 colour noise."""
+        g = torch.Generator().manual_seed(0)
+        y = torch.arange(400) % 4
+        x = torch.rand(400, 3, 12, 12, generator=g) * 0.5 + y.view(-1, 1, 1, 1) / 4
+        return (x[:320], y[:320]), (x[320:], y[320:])
+
     class FailsLater(Net):
         calls = 0
         def forward(self, x):
@@ -111,12 +118,14 @@ def test_a_user_model_failing_mid_run_keeps_its_traceback_in_error_log(user_file
 
 
 def test_cli_trains_a_user_model_and_refuses_a_bad_one(user_file, tmp_path):
-    r = cli("--no-ui", "--model", "my_models.py:Net", "--data", "synthetic", "--max-steps", "6",
-            "--log-every", "2", cwd=tmp_path)
+    r = cli("--no-ui", "--model", "my_models.py:Net", "--data", "my_models.py:blobs",
+            "--max-steps", "6", "--log-every", "2", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
+    assert f"data {user_file}:blobs: 320 train / 80 test, 3×12×12, 4 classes" in r.stdout
     run = only_run(tmp_path / "runs")
-    assert run.name.startswith("Net-synthetic-")
-    assert f'model = "{user_file}:Net"' in (run / "config.toml").read_text()  # absolute
+    assert run.name.startswith("Net-blobs-")
+    toml = (run / "config.toml").read_text()
+    assert f'model = "{user_file}:Net"' in toml and f'data = "{user_file}:blobs"' in toml
     assert len(accumulator(run).Scalars("Loss/train")) == 4
     r = cli("--no-ui", "--model", "my_models.py:raises", "--data", "synthetic",
             "--logdir", "bad-runs", cwd=tmp_path)
@@ -154,7 +163,10 @@ async def test_the_form_takes_a_user_model_counts_it_and_trains_it(user_file, tm
         form.query_one("#f-freeze").value = "fc.bias"  # the side panel shows the split
         await wait_for(pilot, lambda: "7,850 parameters (7,840 trainable, 10 frozen)" in
                        str(form.query_one("#info").render()))
+        form.query_one("#f-data").value = f"{user_file}:blobs"  # and the user's data
+        await wait_for(pilot, lambda: "your factory's data" in
+                       str(form.query_one("#info").render()))
         await pilot.press("ctrl+s")
         s = app.screen.session
         await wait_for(pilot, lambda: s.result is not None)
-        assert s.result.state is RunState.FINISHED and s.run_dir.name.startswith("Net-")
+        assert s.result.state is RunState.FINISHED and s.run_dir.name.startswith("Net-blobs-")

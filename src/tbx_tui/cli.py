@@ -10,10 +10,12 @@ import argparse
 import os
 import sys
 import textwrap
+from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
-from .config import FIELDS, ConfigError, build, describe_rule, field_type, load_toml
+from .config import (FIELDS, RESUMABLE, ConfigError, build, describe_rule, field_type,
+                     load_toml)
 
 PROG = "tbx-tui"
 
@@ -46,7 +48,7 @@ def _parse_bool(text: str) -> bool:
 def build_parser() -> OneLineParser:
     p = OneLineParser(
         prog=PROG,
-        usage=f"{PROG} [--no-ui] [--config FILE] [settings …]\n"
+        usage=f"{PROG} [--no-ui] [--config FILE | --resume RUN_DIR] [settings …]\n"
               f"       {PROG} watch [LOGDIR …] [--once] [--refresh SECONDS]\n"
               f"       {PROG} models",
         description="Train a PyTorch model and watch it learn, in the terminal. Everything "
@@ -58,6 +60,10 @@ def build_parser() -> OneLineParser:
                    help="train headless with console progress (for nohup, tmux, SLURM, CI)")
     p.add_argument("--config", metavar="FILE",
                    help="TOML run file; every run folder holds one (config.toml)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue this run folder from its newest checkpoint, with its "
+                        "config.toml; only " + ", ".join(flag(n) for n in RESUMABLE) +
+                        " may be given anew")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     add_theme_flag(p)
     group = p.add_argument_group("run settings")
@@ -87,7 +93,9 @@ def parse_config(argv: Sequence[str]):
     overrides = {k: getattr(args, k) for k in FIELDS if hasattr(args, k)}
     file_values: dict[str, Any] = {}
     try:
-        if args.config:
+        if args.resume:
+            file_values = _resume_values(parser, args, overrides)
+        elif args.config:
             file_values = load_toml(args.config)
         config = build(file_values, overrides)
     except ConfigError as e:
@@ -98,6 +106,28 @@ def parse_config(argv: Sequence[str]):
             e = ConfigError(e.field_name, e.rule, e.value, source=args.config)
         parser.exit(2, f"{PROG}: error: {e}\n")
     return args, config
+
+
+def _resume_values(parser, args, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The run folder's own settings; a flag may only change what a continuation allows
+    (the trainer checks the checkpoint against the result too)."""
+    run_dir = Path(args.resume).expanduser()
+    toml = run_dir / "config.toml"
+    if args.config:
+        parser.exit(2, f"{PROG}: error: --resume: the settings come from {toml}; "
+                       "--config cannot be given with it\n")
+    if not toml.is_file():
+        parser.exit(2, f"{PROG}: error: --resume: {run_dir} is not a run folder (no "
+                       "config.toml)\n")
+    values = load_toml(toml)
+    for name, value in overrides.items():
+        if name not in RESUMABLE and values.get(name, FIELDS[name].default) != value:
+            parser.exit(2, f"{PROG}: error: {flag(name)}: cannot change on --resume (the "
+                           f"run was trained with {values.get(name)!r}); these may: "
+                           f"{', '.join(flag(n) for n in RESUMABLE)}\n")
+    # The folder may have moved since: it is where it is now.
+    values.update(logdir=str(run_dir.parent), name=run_dir.name)
+    return values
 
 
 def build_watch_parser() -> OneLineParser:
@@ -203,4 +233,4 @@ def _main(argv: list[str]) -> int:
         print(f"{PROG}: no terminal; training headless as with --no-ui", file=sys.stderr)
     from .headless import run_headless
 
-    return run_headless(config)
+    return run_headless(config, Path(args.resume).expanduser() if args.resume else None)

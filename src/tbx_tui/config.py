@@ -96,6 +96,16 @@ class RunConfig:
                          max=1_000_000_000, unit="steps")
     max_steps: int = _f(0, "stop after this many steps; 0 = run all epochs", min=0,
                         max=1_000_000_000_000, unit="steps")
+    ckpt_minutes: float = _f(10.0, "minutes between checkpoints (also at each epoch end, "
+                             "on a stop and at the end); 0 = only those", min=0.0,
+                             max=1_000_000.0, unit="minutes")
+    ckpt_every: int = _f(0, "steps between checkpoints; 0 = by time only", min=0,
+                         max=1_000_000_000, unit="steps")
+    keep_ckpts: int = _f(2, "checkpoints kept in the run folder (the newest)", min=1,
+                         max=1000)
+    sys_every: float = _f(10.0, "seconds between system metrics (sys/: CPU, RAM, NVIDIA "
+                          "GPUs) in the run's event file; 0 = none", min=0.0, max=86_400.0,
+                          unit="seconds")
     init_from: str = _f("", "start from these weights: a run folder (its model.pt), a .pt "
                         "state_dict, or imagenet (tv: models); empty = fresh",
                         max=PATH_MAX)
@@ -124,11 +134,17 @@ class RunConfig:
         """What TensorBoard's HParams tab shows: everything that changes the result."""
         # The data path and its workers change the speed only: batches come from the
         # same seeded order either way.
-        skip = {"data_dir", "logdir", "name", "data_memory", "workers"}
+        skip = {"data_dir", "logdir", "name", "data_memory", "workers", "sys_every",
+                *CHECKPOINTING}
         return {k: v for k, v in self.to_dict().items() if k not in skip}
 
 
 FIELDS = {f.name: f for f in fields(RunConfig)}
+CHECKPOINTING = ("ckpt_minutes", "ckpt_every", "keep_ckpts")
+# What --resume may change: how long to go on, how often to log and checkpoint, where the
+# data is read from and how. Everything else would make the continuation another run.
+RESUMABLE = ("epochs", "max_steps", "log_every", "hist_every", "sys_every", *CHECKPOINTING,
+             "device", "data_dir", "data_memory", "workers")
 
 
 def field_type(name: str) -> type:

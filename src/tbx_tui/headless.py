@@ -13,11 +13,12 @@ import os
 import shutil
 import signal
 import sys
+from pathlib import Path
 
 from .config import RunConfig
 from .engine import (ConsoleSink, DataUnavailable, DeviceUnavailable, InitUnavailable,
-                     InitUnusable, LogdirUnusable, ModelUnusable, RunControl, RunInterrupted, RunState, TensorBoardSink,
-                     Trainer)
+                     InitUnusable, LogdirUnusable, ModelUnusable, ResumeUnusable, RunControl,
+                     RunInterrupted, RunState, TensorBoardSink, Trainer)
 
 # SIGHUP: a dropped SSH session. The console is gone then, the training is not.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -32,9 +33,9 @@ def _exit_now(signum, frame) -> None:
     os._exit(128 + signum)
 
 
-def run_headless(config: RunConfig) -> int:
+def run_headless(config: RunConfig, resume: Path | None = None) -> int:
     control = RunControl()
-    trainer = Trainer(config, control=control)
+    trainer = Trainer(config, control=control, resume=resume)
     console = ConsoleSink(trainer.snapshot, sys.stdout,
                           width=lambda: shutil.get_terminal_size().columns)
     trainer.sinks = [TensorBoardSink(), console]
@@ -52,7 +53,8 @@ def run_headless(config: RunConfig) -> int:
     previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     try:
         result = trainer.run()
-    except (DeviceUnavailable, LogdirUnusable, ModelUnusable, InitUnusable) as e:
+    except (DeviceUnavailable, LogdirUnusable, ModelUnusable, InitUnusable,
+            ResumeUnusable) as e:
         print(f"tbx-tui: error: {e}", file=sys.stderr)
         return 2
     except (DataUnavailable, InitUnavailable) as e:

@@ -10,9 +10,10 @@ from .trainer import (DeviceUnavailable, LogdirUnusable, RunInterrupted, Trainer
 from .data import DataUnavailable, load_dataset
 from .finetune import InitUnavailable, InitUnusable
 from .models import ModelUnusable
+from .checkpoint import ResumeUnusable
 
 __all__ = ["Progress", "RunControl", "RunState", "ConsoleSink", "RunInfo", "RunResult",
            "TensorBoardSink", "DeviceUnavailable", "LogdirUnusable", "RunInterrupted", "Trainer",
            "resolve_device",
            "DataUnavailable", "load_dataset", "ModelUnusable",
-           "InitUnavailable", "InitUnusable"]
+           "InitUnavailable", "InitUnusable", "ResumeUnusable"]

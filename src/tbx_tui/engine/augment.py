@@ -57,4 +57,5 @@ def make_augment(kind: str, seed: int, device: torch.device
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="border",
                              align_corners=False)
 
+    augment.generator = gen  # checkpoints save its state, a resume restores it
     return augment

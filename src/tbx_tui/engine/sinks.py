@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, TextIO
@@ -32,6 +33,7 @@ class RunInfo:
     steps_per_epoch: int
     total_steps: int
     notes: tuple[str, ...] = ()  # what fine-tuning did: weights loaded, parameters frozen
+    start_step: int = 0          # a resumed run's first step: later points are void
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Sink(Protocol):
     def histograms(self, step: int, hists: dict[str, Histogram]) -> None: ...
     def epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None: ...
     def close(self, result: RunResult | None) -> None: ...  # None: abandoned, no end
+    # Optional: system(step, values), the sys/ scalars, called from the sampler's thread.
 
 
 class NullSink:
@@ -69,6 +72,9 @@ class NullSink:
     def epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
         pass
 
+    def system(self, step: int, values: dict[str, float]) -> None:
+        pass
+
     def close(self, result: RunResult | None) -> None:
         pass
 
@@ -79,13 +85,22 @@ class TensorBoardSink:
 
     def __init__(self) -> None:
         self.file = None
+        self._lock = threading.RLock()  # the system sampler writes from its own thread
 
     def open(self, info: RunInfo) -> None:
         from tensorboardX.summary import hparams
 
         from .eventfile import EventFile
 
+        from tensorboardX.proto.event_pb2 import Event, SessionLog
+
         self.file = EventFile(info.run_dir)
+        # Every session starts with a START at its first step. Readers (TensorBoard's,
+        # ours) drop the points at and after it that an earlier, killed session wrote
+        # past its last checkpoint; TensorBoard ignores a run's first START, so a fresh
+        # run writes one too, or a resumed run's START would be the ignored first.
+        self.file.add(Event(step=info.start_step, wall_time=time.time(),
+                            session_log=SessionLog(status=SessionLog.START)))
         # add_hparams() would write into a new sub-folder; writing the summaries into
         # this run's own file puts the HParams row on the run itself.
         exp, ssi, self._sei = hparams(info.config.hparams(), {k: 0.0 for k in TEST_METRICS})
@@ -96,23 +111,34 @@ class TensorBoardSink:
     def scalars(self, step: int, values: dict[str, float]) -> None:
         from tensorboardX.summary import scalar
 
-        for tag, value in values.items():
-            self.file.add_summary(scalar(tag, value), step)
-        self.file.flush()  # log time: readers (watch, TensorBoard) see it now
+        with self._lock:
+            for tag, value in values.items():
+                self.file.add_summary(scalar(tag, value), step)
+            self.file.flush()  # log time: readers (watch, TensorBoard) see it now
+
+    def system(self, step: int, values: dict[str, float]) -> None:
+        with self._lock:
+            if self.file is not None:  # closed: the run has ended
+                self.scalars(step, values)
 
     def histograms(self, step: int, hists: dict[str, Histogram]) -> None:
         from tensorboardX.summary import histogram_raw
 
-        for tag, h in hists.items():
-            self.file.add_summary(histogram_raw(tag, h.min, h.max, h.num, h.sum,
-                                                h.sum_squares, h.bucket_limits,
-                                                h.bucket_counts), step)
-        self.file.flush()
+        with self._lock:
+            for tag, h in hists.items():
+                self.file.add_summary(histogram_raw(tag, h.min, h.max, h.num, h.sum,
+                                                    h.sum_squares, h.bucket_limits,
+                                                    h.bucket_counts), step)
+            self.file.flush()
 
     def epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
         self.scalars(step, metrics)
 
     def close(self, result: RunResult | None) -> None:
+        with self._lock:
+            self._close(result)
+
+    def _close(self, result: RunResult | None) -> None:
         if self.file is None:
             return
         from tensorboardX.proto.api_pb2 import Status

@@ -251,9 +251,9 @@ class StreamingData:
             # Each broken file counts once, though every epoch meets it again.
             self.skipped.extend(p for p in dict.fromkeys(bad) if p not in self._bad)
             self._bad.update(bad)
-            if len(y):  # a batch of nothing but broken files
-                yield (x.to(self.device, non_blocking=True),
-                       y.to(self.device, non_blocking=True))
+            # Even a batch of nothing but broken files is passed on (empty): the trainer
+            # counts batches to know its place in the epoch's order.
+            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
     def epoch(self, perm: torch.Tensor, batch_size: int):
         """The epoch's batches in ``perm`` order. The workers stay up between epochs."""

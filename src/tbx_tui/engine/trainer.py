@@ -18,9 +18,11 @@ import torch.nn.functional as F
 
 from ..atomic import atomic_file, atomic_write, describe_os_error
 from ..refs import canonical as canonical_model, canonical_data
-from ..config import RunConfig, to_toml
+from ..config import RESUMABLE, RunConfig, to_toml
 from .control import Progress, RunControl, RunState
 from .augment import make_augment
+from .checkpoint import Loop, ResumeUnusable, load_latest, rng_states, set_rng_states
+from .checkpoint import save as save_checkpoint
 from .data import TensorData, load_dataset, normalize
 from .streaming import DataPath, StreamingData
 from .histograms import summarize
@@ -105,11 +107,15 @@ def log_due(step: int, log_every: int, total: int) -> bool:
 
 class Trainer:
     def __init__(self, config: RunConfig, sinks: list[Sink] = (), control: RunControl | None = None,
-                 data: TensorData | StreamingData | None = None):
+                 data: TensorData | StreamingData | None = None, resume: Path | None = None):
+        """``resume``: a run folder to continue from its newest checkpoint, in place."""
         self.config = config
         self.sinks = list(sinks)
         self.control = control or RunControl()
         self.run_dir: Path | None = None
+        self._resume_dir = Path(resume) if resume else None
+        self._ckpt_step = -1     # step of the newest checkpoint written or resumed from
+        self._next_ckpt = 0.0    # time.monotonic() when the next timed checkpoint is due
         self._data = data
         self._state = RunState.LOADING
         self._device = "?"
@@ -152,7 +158,11 @@ class Trainer:
         RunInterrupted propagate before any run folder is left behind; later failures
         become a FAILED result with a traceback file."""
         cfg = self.config
-        check_logdir(cfg.logdir)  # before the data loads: a bad logdir answers at once
+        resume = None
+        if self._resume_dir is not None:  # before the data loads: a refusal answers at once
+            resume = self._resume_point(self._resume_dir)
+        else:
+            check_logdir(cfg.logdir)  # before the data loads: a bad logdir answers at once
         device = resolve_device(cfg.device)
         self._device = str(device)
         notes: list[str] = []
@@ -160,15 +170,17 @@ class Trainer:
         data = (self._data or load_dataset(cfg.data, cfg.data_dir, cfg.seed, cfg.image_size,
                                            cfg.val_fraction, notes, path)).to(device)
         try:
-            return self._run(data, device, notes)
+            return self._run(data, device, notes, resume)
         finally:
             data.close()  # streaming: the decoding workers stop with the run
 
-    def _run(self, data, device: torch.device, notes: list[str]) -> RunResult:
+    def _run(self, data, device: torch.device, notes: list[str],
+             resume: tuple[Path, dict] | None) -> RunResult:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         model = build_model(cfg.model, data.in_shape, data.num_classes)
-        init = load_initial(model, cfg.init_from, cfg.model)
+        # Resumed: the weights come from the checkpoint, not from --init-from.
+        init = load_initial(model, "" if resume else cfg.init_from, cfg.model)
         if cfg.freeze:
             freeze(model, cfg.freeze, init)
         model = model.to(device)
@@ -189,14 +201,21 @@ class Trainer:
                                  "was created")
 
         use_amp = cfg.amp and amp_supported(device)
-        self.run_dir = create_run_folder(
-            cfg.logdir, cfg.name or cfg.default_name(),
-            lambda run_dir: to_toml(cfg.replace(name=run_dir.name,
-                                                model=canonical_model(cfg.model),
-                                                data=canonical_data(cfg.data))))
+        start_step = 0
+        if resume is None:
+            self.run_dir = create_run_folder(cfg.logdir, cfg.name or cfg.default_name(),
+                                             lambda run_dir: to_toml(self._as_saved(run_dir)))
+        else:
+            self.run_dir = self._resume_dir
+            atomic_write(self.run_dir / "config.toml", to_toml(self._as_saved(self.run_dir)))
+            path, state = resume
+            start_step = state["loop"]["step"]
+            loop = state["loop"]
+            notes.append(f"resuming from {path.relative_to(self.run_dir)}: step "
+                         f"{start_step:,}, epoch {loop['epoch'] + 1}, batch {loop['batch']:,}")
         info = RunInfo(self.run_dir, cfg, self._device, use_amp, count_parameters(model),
                        data.n_train, data.n_test, spe, total,
-                       tuple(notes + init.lines()))
+                       tuple(notes + init.lines()), start_step)
         reserve = SpaceReserve(self.run_dir)
         try:
             try:
@@ -206,7 +225,13 @@ class Trainer:
                 self._abandon(reserve)
                 raise LogdirUnusable(f"logdir: {describe_os_error(e)}") from None
             self._started = time.perf_counter()
-            result = self._train(model, optimizer, data, device, use_amp, spe, total)
+            sampler = self._start_sampler(device)
+            try:
+                result = self._train(model, optimizer, data, device, use_amp, spe, total,
+                                     resume[1] if resume else None)
+            finally:
+                if sampler is not None:
+                    sampler.stop()
         except KeyboardInterrupt:  # a second Ctrl+C: close what is open, then go
             self._finish(reserve, self._result(RunState.STOPPED, {}, "interrupted"))
             raise
@@ -224,11 +249,49 @@ class Trainer:
         self._finish(reserve, result)
         return result
 
+    def _start_sampler(self, device: torch.device):
+        """sys/ scalars every --sys-every seconds into the sinks that take them."""
+        if not self.config.sys_every:
+            return None
+        from .system import SystemSampler
+
+        def emit(step: int, values: dict[str, float]) -> None:
+            for sink in self.sinks:
+                if hasattr(sink, "system"):
+                    sink.system(step, values)
+
+        return SystemSampler(self.config.sys_every, lambda: max(self._step - 1, 0), emit,
+                             cuda=device.type == "cuda").start()
+
     def _abandon(self, reserve: SpaceReserve) -> None:
-        """Nothing worth keeping: close the sinks without an end record, remove the folder."""
+        """Nothing worth keeping: close the sinks without an end record, remove the folder
+        (never a resumed one: what it held before is the user's)."""
         self._finish(reserve, None)
-        shutil.rmtree(self.run_dir, ignore_errors=True)
+        if self._resume_dir is None:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
         self.run_dir = None
+
+    def _as_saved(self, run_dir: Path) -> RunConfig:
+        """The config as the run folder keeps it: references absolute, the folder's name."""
+        cfg = self.config
+        return cfg.replace(name=run_dir.name, model=canonical_model(cfg.model),
+                           data=canonical_data(cfg.data))
+
+    def _resume_point(self, run_dir: Path) -> tuple[Path, dict]:
+        """The newest readable checkpoint, refused (ResumeUnusable) when this config
+        differs from the one it was trained with in a field --resume may not change."""
+        path, state = load_latest(run_dir)
+        saved = state["config"]
+        mine = self._as_saved(run_dir).to_dict()
+        for name, value in mine.items():
+            if name in RESUMABLE or name in ("name", "logdir") or name not in saved:
+                continue
+            if saved[name] != value:
+                raise ResumeUnusable(
+                    f"{name}: cannot change on --resume (the run was trained with "
+                    f"{saved[name]!r}, got {value!r}); these may change: "
+                    f"{', '.join(RESUMABLE)}")
+        return path, state
 
     def _finish(self, reserve: SpaceReserve, result: RunResult | None) -> None:
         """Give the reserved space back, then close every sink, opened or not, so each can
@@ -262,39 +325,42 @@ class Trainer:
             getattr(sink, method)(*args)
 
     def _train(self, model, optimizer, data, device, use_amp: bool, spe: int,
-               total: int) -> RunResult:
+               total: int, resume: dict | None) -> RunResult:
         cfg, control = self.config, self.control
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp)
         order = torch.Generator().manual_seed(cfg.seed)
         augment = make_augment(cfg.augment, cfg.seed, device)
-        n = data.n_train
-        base_lr, lr = cfg.lr, None
         # Interval accumulators stay on the device: no sync per step.
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), dtype=torch.long, device=device)
-        seen, t_interval, metrics = 0, time.perf_counter(), {}
+        loop = Loop(cfg.lr, torch.zeros((), device=device),
+                    torch.zeros((), dtype=torch.long, device=device))
+        if resume is not None:
+            self._restore(resume, loop, model, optimizer, order, augment)
+        lr, t_interval = None, time.perf_counter()
         self._state = RunState.RUNNING
-        step = 0
-        for epoch in range(cfg.epochs):
-            self._epoch = epoch + 1
-            perm = torch.randperm(n, generator=order)
+        self._next_ckpt = time.monotonic() + cfg.ckpt_minutes * 60
+        for epoch in range(loop.epoch, cfg.epochs):
+            loop.epoch, self._epoch = epoch, epoch + 1
+            if loop.perm is None:
+                loop.perm, loop.batch = torch.randperm(data.n_train, generator=order), 0
             model.train()
-            # Streaming data may yield fewer batches: a batch of only broken files is
-            # left out, so the epoch is "the batches there are", not range(spe).
-            for x, y in data.epoch(perm, cfg.batch_size):
-                if step >= total or control.stop_requested:
+            for x, y in data.epoch(loop.perm[loop.batch * cfg.batch_size:], cfg.batch_size):
+                if loop.step >= total or control.stop_requested:
                     break
+                loop.batch += 1
+                if not len(y):  # streaming: a batch of nothing but broken files
+                    continue
                 if control.paused:
                     t0 = time.perf_counter()
                     control.wait_while_paused()
                     self._paused_s += time.perf_counter() - t0
                     t_interval += time.perf_counter() - t0
+                step = loop.step
                 new_lr = control.take_lr()
                 if new_lr is not None:  # a new base rate; the schedule keeps shaping it
-                    base_lr = new_lr / lr_factor(cfg, step, total, spe)
+                    loop.base_lr = new_lr / lr_factor(cfg, step, total, spe)
                     self._message = f"lr set to {new_lr:.3g} at step {step}"
                     self._emit("scalars", max(step - 1, 0), {"LR": new_lr})  # the mark
-                want = base_lr * lr_factor(cfg, step, total, spe)
+                want = loop.base_lr * lr_factor(cfg, step, total, spe)
                 if want != lr:
                     lr = self._lr = want
                     for group in optimizer.param_groups:  # the head may have its own
@@ -309,18 +375,17 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                loss_sum += loss.detach() * len(y)
-                correct += (logits.detach().argmax(1) == y).sum()
-                seen += len(y)
-                step += 1
-                self._step = step
+                loop.loss_sum += loss.detach() * len(y)
+                loop.correct += (logits.detach().argmax(1) == y).sum()
+                loop.seen += len(y)
+                step = loop.step = self._step = step + 1
 
                 gstep = step - 1  # the tutorial's epoch * len(loader) + i
                 if log_due(step, cfg.log_every, total):
-                    mean_loss = loss_sum.item() / seen  # SYNC: once per log interval
+                    mean_loss = loop.loss_sum.item() / loop.seen  # SYNC: once per interval
                     now = time.perf_counter()
-                    self._rate = seen / max(now - t_interval, 1e-9)
-                    self._loss, self._acc = mean_loss, correct.item() / seen  # SYNC
+                    self._rate = loop.seen / max(now - t_interval, 1e-9)
+                    self._loss, self._acc = mean_loss, loop.correct.item() / loop.seen  # SYNC
                     if not math.isfinite(mean_loss):  # what was logged before stays readable
                         return self._result(RunState.DIVERGED, {}, (
                             f"loss became {mean_loss} by step {step}; stopped. "
@@ -328,23 +393,32 @@ class Trainer:
                     self._emit("scalars", gstep, {
                         "Loss/train": mean_loss, "Accuracy/train": self._acc, "LR": lr,
                         "Throughput/samples_per_s": self._rate})
-                    loss_sum.zero_()
-                    correct.zero_()
-                    seen, t_interval = 0, time.perf_counter()
+                    loop.loss_sum.zero_()
+                    loop.correct.zero_()
+                    loop.seen, t_interval = 0, time.perf_counter()
                     self._report_skipped(data, gstep)
                 if cfg.hist_every and step % cfg.hist_every == 0:
                     self._emit("histograms", gstep, self._histograms(model))
+                if self._checkpoint_due(step):
+                    t0 = time.perf_counter()
+                    self._checkpoint(loop, model, optimizer, order, augment)
+                    t_interval += time.perf_counter() - t0  # throughput counts training
             else:
                 t0 = time.perf_counter()
-                metrics = self._evaluate(model, data, autocast, device)
-                self._emit("epoch_end", epoch + 1, step - 1, metrics)
-                self._report_skipped(data, step - 1)
+                loop.metrics = self._evaluate(model, data, autocast, device)
+                self._emit("epoch_end", epoch + 1, loop.step - 1, loop.metrics)
+                self._report_skipped(data, loop.step - 1)
+                loop.epoch, loop.perm = epoch + 1, None  # the next epoch draws its order
+                self._checkpoint(loop, model, optimizer, order, augment)
                 t_interval += time.perf_counter() - t0  # throughput counts training only
                 continue
             break  # stopped early, or max_steps reached mid-epoch
 
+        step, metrics = loop.step, loop.metrics
         if step == 0:  # stopped before the first step: nothing to evaluate or keep
             return self._result(RunState.STOPPED, {}, "stopped")
+        if self._ckpt_step != step:  # a stop, a quit, max_steps: resumable from here
+            self._checkpoint(loop, model, optimizer, order, augment)
         if control.aborted:  # quitting: keep the weights, skip the evaluation
             self._save(model)
             return self._result(RunState.STOPPED, metrics, "aborted")
@@ -355,6 +429,39 @@ class Trainer:
         self._save(model)
         state = RunState.STOPPED if control.stop_requested and step < total else RunState.FINISHED
         return self._result(state, metrics, self._skipped_text(data))
+
+    # ---- checkpoints ------------------------------------------------------------------
+    def _checkpoint_due(self, step: int) -> bool:
+        cfg = self.config
+        if cfg.ckpt_every and step % cfg.ckpt_every == 0:
+            return True
+        return bool(cfg.ckpt_minutes) and time.monotonic() >= self._next_ckpt
+
+    def _checkpoint(self, loop: Loop, model, optimizer, order, augment) -> None:
+        """Everything an exact continuation needs (engine/checkpoint.py). The model and
+        optimizer tensors are saved as they are (on the device): torch.save copies them."""
+        state = {"loop": loop.state(), "model": model.state_dict(),
+                 "optimizer": optimizer.state_dict(), "rng": rng_states(),
+                 "order_rng": order.get_state(),
+                 "augment_rng": augment.generator.get_state() if augment else None,
+                 "evaluated_at": self._evaluated_at, "skipped_seen": self._skipped_seen,
+                 "elapsed": self._elapsed(),
+                 "config": self._as_saved(self.run_dir).to_dict()}
+        save_checkpoint(self.run_dir, loop.step, state, self.config.keep_ckpts)
+        self._ckpt_step = loop.step
+        self._next_ckpt = time.monotonic() + self.config.ckpt_minutes * 60
+
+    def _restore(self, state: dict, loop: Loop, model, optimizer, order, augment) -> None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        loop.restore(state["loop"])
+        order.set_state(state["order_rng"])
+        if augment is not None and state["augment_rng"] is not None:
+            augment.generator.set_state(state["augment_rng"])
+        set_rng_states(state["rng"])
+        self._evaluated_at, self._skipped_seen = state["evaluated_at"], state["skipped_seen"]
+        self._step = self._ckpt_step = loop.step
+        self._started = time.perf_counter() - state["elapsed"]
 
     def _report_skipped(self, data, gstep: int) -> None:
         """Images the streaming workers could not decode: counted in a scalar, and said
@@ -397,6 +504,8 @@ class Trainer:
         for x, y in data.test_batches(EVAL_BATCH):
             if self.control.aborted:
                 break
+            if not len(y):  # streaming: nothing in it could be decoded
+                continue
             with autocast:
                 logits = model(normalize(x))
             loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")

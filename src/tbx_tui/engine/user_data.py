@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -235,6 +235,7 @@ def _factory(ref, notes: LoadNotes, path: DataPath | None):
         if path is not None and not _pair(train):
             streamed = _stream_datasets(label, train, test, notes, path)
             if streamed is not None:
+                streamed.name = where
                 return streamed
         parts = [_materialise(part) for part in (train, test)]
     except DataUnavailable:
@@ -243,7 +244,7 @@ def _factory(ref, notes: LoadNotes, path: DataPath | None):
         raise DataUnavailable(f"data: {where}() raised {type(e).__name__}: {e} (it must "
                               "return (train, test), each (x, y) tensors or a Dataset of "
                               "(image, label) pairs)") from None
-    return _assemble(label, *parts[0], *parts[1])
+    return replace(_assemble(label, *parts[0], *parts[1]), name=where)
 
 
 def _pair(part) -> bool:

@@ -155,6 +155,7 @@ class MetricStore:
             if ev.session_status == SESSION_START and run.file_version >= 2:
                 self._purge(run, ev.step, None)
                 purges.append((offset, ev.step, None))
+                run.end_state, run.end_reason = None, ""  # a new session: running again
             if run.file_version < 2 and ev.has_summary and ev.step < run.recent_step:
                 tags = tuple(v.tag for v in ev.values)
                 self._purge(run, ev.step, tags)

@@ -39,14 +39,16 @@ class ChartSpec:
 def default_specs(scalars: set[str], hists: set[str], old: list[ChartSpec] = ()
                   ) -> list[ChartSpec]:
     """The preferred tags that exist, one histogram (weights first), then the remaining
-    scalar tags. A chart's own view survives (``old``) while its tag stays."""
+    scalar tags but the system's. A chart's own view survives (``old``) while its tag
+    stays."""
     kept = {s.key: s for s in old}
     tags = [t for t in PREFERRED if t in scalars]
     picked = [ChartSpec(t) for t in tags]
     if hists:
         first = min(hists, key=lambda t: (not t.startswith("weights/"), t))
         picked.append(ChartSpec(first, "histogram"))
-    picked += [ChartSpec(t) for t in sorted(scalars - set(tags))]
+    # sys/ metrics have their own panel; they join the grid only when pinned.
+    picked += [ChartSpec(t) for t in sorted(scalars - set(tags)) if not t.startswith("sys/")]
     return [kept.get(s.key, s) for s in picked[:MAX_CHARTS]]
 
 

@@ -17,8 +17,9 @@ from ..config import RunConfig
 
 
 class TrainingSession:
-    def __init__(self, config: RunConfig):
+    def __init__(self, config: RunConfig, resume: str | None = None):
         self.config = config
+        self.resume = resume  # a run folder to continue from its newest checkpoint
         self.trainer = None  # created on the thread
         self.control = None
         self.result = None
@@ -44,7 +45,8 @@ class TrainingSession:
             from ..engine import RunControl, TensorBoardSink, Trainer
 
             self.control = RunControl()
-            self.trainer = Trainer(self.config, [TensorBoardSink()], self.control)
+            self.trainer = Trainer(self.config, [TensorBoardSink()], self.control,
+                                   resume=self.resume)
             self._ready.set()
             self.result = self.trainer.run()
             if self.result.error_log:
@@ -54,10 +56,11 @@ class TrainingSession:
         except Exception as e:  # DataUnavailable, DeviceUnavailable, or a bug
             from ..engine import (DataUnavailable, DeviceUnavailable, InitUnavailable,
                                   InitUnusable, LogdirUnusable, ModelUnusable,
-                                  RunInterrupted)
+                                  ResumeUnusable, RunInterrupted)
 
             if isinstance(e, (DataUnavailable, DeviceUnavailable, InitUnavailable,
-                              InitUnusable, LogdirUnusable, ModelUnusable, RunInterrupted)):
+                              InitUnusable, LogdirUnusable, ModelUnusable, ResumeUnusable,
+                              RunInterrupted)):
                 self.error = str(e)
             else:
                 fd, path = tempfile.mkstemp(prefix="tbx-tui-error-", suffix=".log")

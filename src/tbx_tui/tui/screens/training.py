@@ -17,8 +17,9 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Static
 
 from ...progress import metrics_line, progress_parts
-from ...config import ConfigError, check_field
-from ...logs.watcher import LogWatcher
+from ...config import ConfigError, RunConfig, check_field, load_toml
+from ...logs.watcher import LogWatcher, run_status
+from ..panels.run_table import RunTable
 from ..training import TrainingSession
 from .dashboard import DashboardScreen
 
@@ -76,6 +77,9 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
                 tooltip="set the learning rate of the running run"),
         Binding("a", "earlier_runs", "Earlier runs", show=False,
                 tooltip="show / hide the earlier runs of the log directory"),
+        Binding("R", "resume_run", "Resume", show=False,
+                tooltip="continue the highlighted run (stopped, failed or stale) from its "
+                "newest checkpoint, in its own folder"),
         # The run's own keys first in the footer (not inherited: those would go last).
         *DashboardScreen.BINDINGS,
         *Screen.BINDINGS,
@@ -104,8 +108,8 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
     def on_unmount(self) -> None:
         self.watcher.stop()
 
-    def start(self, config) -> None:
-        self.sessions.append(TrainingSession(config).start())
+    def start(self, config, resume: str | None = None) -> None:
+        self.sessions.append(TrainingSession(config, resume).start())
 
     def refresh_view(self) -> None:
         s = self.session
@@ -192,6 +196,34 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
                 self.notify(f"learning rate set to {value:g}")
 
         self.app.push_screen(LrScreen(s.trainer.snapshot().lr), apply)
+
+    def action_resume_run(self) -> None:
+        s = self.session
+        if s is not None and s.running:
+            self.notify("a run is training: stop it first (s)", severity="warning")
+            return
+        name = self.query_one(RunTable).current
+        run = self.store.runs.get(name) if name else None
+        if run is None:
+            self.notify("no run highlighted", severity="warning")
+            return
+        state = run_status(run, self.clock())
+        if state in ("live", "finished"):
+            self.notify(f"{name} is {state}: nothing to resume", severity="warning")
+            return
+        folder = os.path.join(run.path, "checkpoints")
+        if not os.path.isdir(folder) or not any(f.endswith(".pt") for f in os.listdir(folder)):
+            self.notify(f"{name} has no checkpoint to resume from", severity="error")
+            return
+        try:  # the run's own settings, where the run folder is now
+            values = load_toml(os.path.join(run.path, "config.toml"))
+            config = RunConfig(**{**values, "logdir": os.path.dirname(run.path),
+                                  "name": os.path.basename(run.path)})
+        except (ConfigError, TypeError) as e:
+            self.notify(f"cannot resume {name}: {e}", severity="error")
+            return
+        self.start(config, resume=run.path)
+        self.notify(f"resuming {name} from its newest checkpoint")
 
     def action_new_run(self) -> None:
         s = self.session

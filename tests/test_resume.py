@@ -1,0 +1,117 @@
+"""Checkpoints and exact resume: a run killed with kill -9 and resumed ends bit-identical
+to the same run uninterrupted, and every reader sees each step once."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from conftest import accumulator, cli
+
+RUN = ("--no-ui", "--model", "simple_cnn", "--data", "digits", "--epochs", "3",
+       "--log-every", "10", "--hist-every", "20", "--ckpt-every", "25", "--sys-every", "0.5",
+       "--logdir", "runs")
+
+
+def _start(tmp_path, name: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tbx_tui", *RUN, "--name", name],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def test_a_run_killed_and_resumed_ends_bit_identical_to_one_never_killed(tmp_path):
+    whole, killed = _start(tmp_path, "whole"), _start(tmp_path, "killed")
+    ckpts = tmp_path / "runs" / "killed" / "checkpoints"
+    deadline = time.monotonic() + 120
+    while not (ckpts.is_dir() and any(ckpts.iterdir())) and killed.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(random.uniform(0, 0.5))  # somewhere past the first checkpoint
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert whole.wait(timeout=180) == 0, whole.stderr.read()
+    assert not (tmp_path / "runs" / "killed" / "model.pt").exists()  # it never got there
+
+    r = cli("--no-ui", "--resume", "runs/killed", "--epochs", "3", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "resuming from checkpoints/step-0000000" in r.stdout
+
+    a, b = (torch.load(tmp_path / "runs" / n / "model.pt", weights_only=True)
+            for n in ("whole", "killed"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # TensorBoard's own reader applies the resumed session's START purge: each step once.
+    ta, tb = accumulator(tmp_path / "runs" / "whole"), accumulator(tmp_path / "runs" / "killed")
+    for tag in ("Loss/train", "Accuracy/train", "Loss/test", "Accuracy/test"):
+        sa, sb = ([(e.step, e.value) for e in t.Scalars(tag)] for t in (ta, tb))
+        assert sa == sb, tag
+    # System metrics went into the same event files (CPU and memory: no NVIDIA GPU here).
+    rss = [e.value for e in ta.Scalars("sys/rss_gib")]
+    assert rss and all(0.05 < v < 20 for v in rss)
+    assert {"sys/cpu_percent", "sys/ram_used_gib"} <= set(ta.Tags()["scalars"])
+    hist = [e.step for e in tb.Histograms("weights/fc2.weight")]
+    assert hist == sorted(set(hist)) == [e.step for e in ta.Histograms("weights/fc2.weight")]
+    # And ours, from the two event files of the killed run.
+    from tbx_tui.logs.watcher import LogWatcher
+
+    w = LogWatcher([str(tmp_path / "runs")])
+    w.poll()
+    ours = {name: run.scalars["Loss/train"] for name, run in w.store.runs.items()}
+    assert list(ours["killed"].steps) == list(ours["whole"].steps)
+    assert list(ours["killed"].values) == list(ours["whole"].values)
+    assert w.store.runs["killed"].end_state == "finished"
+    assert len(list((tmp_path / "runs" / "killed" / "checkpoints").iterdir())) == 2  # keep 2
+
+
+def test_resume_refuses_what_would_make_it_another_run(tmp_path):
+    r = cli("--no-ui", "--model", "mlp", "--data", "synthetic", "--max-steps", "12",
+            "--ckpt-every", "5", "--name", "short", "--logdir", "runs", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    run = tmp_path / "runs" / "short"
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "step-000000010.pt", "step-000000012.pt"]  # every 5 steps and the end; newest 2
+    for args, message in (
+            (("--lr", "0.1"), "--lr: cannot change on --resume (the run was trained with "
+                              "0.001); these may: --epochs, --max-steps"),
+            (("--config", "x.toml"), "--config cannot be given with it"),
+            ((), "not a run folder (no config.toml)")):
+        target = "runs/short" if args else "runs"
+        r = cli("--no-ui", "--resume", target, *args, cwd=tmp_path)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+        assert message in r.stderr, r.stderr
+    for ckpt in (run / "checkpoints").iterdir():
+        ckpt.write_bytes(b"cut short")
+    r = cli("--no-ui", "--resume", "runs/short", "--max-steps", "20", cwd=tmp_path)
+    assert r.returncode == 2 and "no checkpoint in" in r.stderr and "can be read" in r.stderr
+    assert (run / "model.pt").exists()  # a refused resume leaves the folder as it was
+
+
+async def test_the_app_stops_a_run_then_resumes_it_in_its_own_folder(tmp_path):
+    from test_app import quick, start_training, wait_for
+    from tbx_tui.engine import RunState
+    from tbx_tui.tui.app import make_app
+
+    app = make_app("train", config=quick(tmp_path, epochs=20, hist_every=0))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen, s = await start_training(pilot)
+        await wait_for(pilot, lambda: s.trainer is not None and s.trainer.snapshot().step >= 5)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: s.result is not None)
+        assert s.result.state is RunState.STOPPED and s.result.steps < 640
+        name = s.run_dir.name
+        await wait_for(pilot, lambda: getattr(screen.store.runs.get(name), "end_state", None)
+                       == "stopped")
+        await pilot.press("R")
+        await wait_for(pilot, lambda: screen.session is not s and
+                       screen.session.result is not None)
+        again = screen.session.result
+        assert again.state is RunState.FINISHED and again.steps == 640, again
+        assert again.run_dir == s.run_dir  # the same folder, continued
+        await wait_for(pilot, lambda: screen.store.runs[name].end_state == "finished")
+        steps = screen.store.runs[name].scalars["Loss/train"].steps
+        assert list(steps) == sorted(set(steps)) and steps[-1] == 639
