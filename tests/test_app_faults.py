@@ -54,7 +54,7 @@ async def test_log_scale_on_an_empty_watch_keeps_the_app(tmp_path):
 
 
 async def test_log_scale_with_every_run_hidden_during_training(tmp_path):
-    app = make_app("train", config=quick(tmp_path, epochs=30, log_every=2))
+    app = make_app("train", config=quick(tmp_path, epochs=8, log_every=2))
     async with app.run_test(size=(120, 36)) as pilot:
         screen, s = await start_training(pilot)
         await wait_for(pilot, lambda: screen.known and screen.grid.specs)

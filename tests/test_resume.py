@@ -14,7 +14,7 @@ import torch
 
 from conftest import accumulator, cli
 
-RUN = ("--no-ui", "--model", "simple_cnn", "--data", "digits", "--epochs", "3",
+RUN = ("--no-ui", "--model", "simple_cnn", "--data", "digits", "--epochs", "2",
        "--log-every", "10", "--hist-every", "20", "--ckpt-every", "25", "--sys-every", "0.5",
        "--logdir", "runs")
 
@@ -29,7 +29,7 @@ def test_a_run_killed_and_resumed_ends_bit_identical_to_one_never_killed(tmp_pat
     whole, killed = _start(tmp_path, "whole"), _start(tmp_path, "killed")
     ckpts = tmp_path / "runs" / "killed" / "checkpoints"
     deadline = time.monotonic() + 120
-    while not (ckpts.is_dir() and any(ckpts.iterdir())) and killed.poll() is None:
+    while not any(ckpts.glob("step-*.pt")) and killed.poll() is None:  # a whole one
         assert time.monotonic() < deadline
         time.sleep(0.02)
     time.sleep(random.uniform(0, 0.5))  # somewhere past the first checkpoint
@@ -38,7 +38,7 @@ def test_a_run_killed_and_resumed_ends_bit_identical_to_one_never_killed(tmp_pat
     assert whole.wait(timeout=180) == 0, whole.stderr.read()
     assert not (tmp_path / "runs" / "killed" / "model.pt").exists()  # it never got there
 
-    r = cli("--no-ui", "--resume", "runs/killed", "--epochs", "3", cwd=tmp_path)
+    r = cli("--no-ui", "--resume", "runs/killed", "--epochs", "2", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "resuming from checkpoints/step-0000000" in r.stdout
 
@@ -84,6 +84,12 @@ def test_resume_refuses_what_would_make_it_another_run(tmp_path):
         r = cli("--no-ui", "--resume", target, *args, cwd=tmp_path)
         assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
         assert message in r.stderr, r.stderr
+    from tbx_tui.engine.checkpoint import RunLock
+
+    lock = RunLock(run)  # as a process still training in it holds it
+    r = cli("--no-ui", "--resume", "runs/short", "--max-steps", "20", cwd=tmp_path)
+    lock.release()
+    assert r.returncode == 2 and "is being trained by another process" in r.stderr
     for ckpt in (run / "checkpoints").iterdir():
         ckpt.write_bytes(b"cut short")
     r = cli("--no-ui", "--resume", "runs/short", "--max-steps", "20", cwd=tmp_path)

@@ -45,6 +45,19 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def _count(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+        if not low <= value <= 1024:
+            raise argparse.ArgumentTypeError(f"must be {low}-1024, got {value}")
+        return value
+
+    return parse
+
+
 def build_parser() -> OneLineParser:
     p = OneLineParser(
         prog=PROG,
@@ -64,6 +77,13 @@ def build_parser() -> OneLineParser:
                    help="continue this run folder from its newest checkpoint, with its "
                         "config.toml; only " + ", ".join(flag(n) for n in RESUMABLE) +
                         " may be given anew")
+    p.add_argument("--nproc", type=_count(1), default=1, metavar="N",
+                   help="train in N processes through torchrun (torch.distributed.run): "
+                        "gloo on CPUs, nccl with one GPU each; the global batch is "
+                        "--batch-size × N. Headless only")
+    p.add_argument("--max-restarts", type=_count(0), default=0, metavar="K",
+                   help="with --nproc: restart a failed group up to K times; it resumes "
+                        "from the run's newest checkpoint")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     add_theme_flag(p)
     group = p.add_argument_group("run settings")
@@ -220,7 +240,12 @@ def _main(argv: list[str]) -> int:
         return models_main(argv[1:])
     args, config = parse_config(argv)
     check_theme(PROG, args.theme)
-    if not args.no_ui:
+    if args.nproc > 1 and "TORCHELASTIC_RUN_ID" not in os.environ:  # not yet under torchrun
+        from .launch import launch
+
+        return launch(argv, args.nproc, args.max_restarts)
+    under_torchrun = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1  # one app, not N
+    if not args.no_ui and not under_torchrun:
         if sys.stdin.isatty() and sys.stdout.isatty():
             from .tui.app import make_app
 

@@ -9,3 +9,28 @@ python -c "import torch; print('cuda', torch.cuda.is_available(), torch.cuda.get
 python -m tbx_tui --no-ui --device cuda --data mnist --data-dir data --max-steps 300 --amp
 python tests/benchmarks/bench_trainer.py --device cuda --data-dir data --steps 1000 --rounds 3
 python tests/benchmarks/bench_histograms.py --device cuda
+
+# Checkpoints on CUDA: a run killed with kill -9 and resumed ends as the run never killed
+# (cuDNN may pick other kernels after the restart: compared to a tolerance, and stated),
+# with the system sampler logging the GPU (sys/gpu0/...) and the streaming path pinned.
+rm -rf /tmp/gpu-resume && mkdir -p /tmp/gpu-resume
+RUN=(--no-ui --device cuda --data mnist --data-dir "$PWD/data" --epochs 1 --max-steps 600
+     --ckpt-every 100 --sys-every 1 --logdir /tmp/gpu-resume)
+python -m tbx_tui "${RUN[@]}" --name whole
+python -m tbx_tui "${RUN[@]}" --name killed & PID=$!
+until ls /tmp/gpu-resume/killed/checkpoints/step-*.pt >/dev/null 2>&1; do sleep 0.2; done
+sleep 1; kill -9 "$PID"; wait "$PID" || true
+python -m tbx_tui --no-ui --resume /tmp/gpu-resume/killed
+python - <<'PY'
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+a = torch.load("/tmp/gpu-resume/whole/model.pt", weights_only=True)
+b = torch.load("/tmp/gpu-resume/killed/model.pt", weights_only=True)
+exact = all(torch.equal(a[k], b[k]) for k in a)
+worst = max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
+ea = EventAccumulator("/tmp/gpu-resume/killed", size_guidance={"scalars": 0}); ea.Reload()
+steps = [e.step for e in ea.Scalars("Loss/train")]
+gpu = [t for t in ea.Tags()["scalars"] if t.startswith("sys/gpu0/")]
+print(f"CUDA resume: bit-identical {exact}, largest weight difference {worst:.3g}; "
+      f"Loss/train steps unique {len(steps) == len(set(steps))}; GPU tags {gpu}")
+PY

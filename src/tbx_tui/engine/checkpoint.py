@@ -10,6 +10,7 @@ with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 from dataclasses import dataclass, field
@@ -51,6 +52,28 @@ def set_rng_states(states: dict) -> None:
                          n["has_gauss"], n["gauss"]))
     version, internal, gauss = states["python"]
     random.setstate((version, tuple(internal), gauss))
+
+
+class RunLock:
+    """An exclusive ``flock`` on the run folder itself, held while a process trains in
+    it: a second ``--resume`` of a run still training is refused. The kernel drops it
+    when the process dies, ``kill -9`` included, so a killed run resumes at once."""
+
+    def __init__(self, run_dir: Path):
+        import fcntl
+
+        self._fd = os.open(run_dir, os.O_RDONLY)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._fd)
+            raise ResumeUnusable(f"resume: {run_dir} is being trained by another process "
+                                 "right now; stop that one first") from None
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd = -1
 
 
 def checkpoints(run_dir: Path) -> list[Path]:

@@ -73,10 +73,17 @@ class TensorData:
         for idx in perm.to(self.train_y.device).split(batch_size):
             yield self.train_x.index_select(0, idx), self.train_y.index_select(0, idx)
 
-    def test_batches(self, batch_size: int):
-        for start in range(0, self.n_test, batch_size):
-            yield (self.test_x[start:start + batch_size],
-                   self.test_y[start:start + batch_size])
+    def test_batches(self, batch_size: int, rank: int = 0, world: int = 1):
+        """The test set in order; with several processes, this rank's every world-th
+        sample (the results are summed over the ranks)."""
+        if world == 1:
+            for start in range(0, self.n_test, batch_size):
+                yield (self.test_x[start:start + batch_size],
+                       self.test_y[start:start + batch_size])
+            return
+        mine = torch.arange(rank, self.n_test, world, device=self.test_y.device)
+        for idx in mine.split(batch_size):
+            yield self.test_x.index_select(0, idx), self.test_y.index_select(0, idx)
 
     def close(self) -> None:
         pass

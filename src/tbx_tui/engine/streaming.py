@@ -263,8 +263,9 @@ class StreamingData:
         self._loader.sampler.perm = perm.cpu()
         return self._batches(self._loader)
 
-    def test_batches(self, batch_size: int):
+    def test_batches(self, batch_size: int, rank: int = 0, world: int = 1):
         order = EpochOrder(self.n_test, batch_size)
+        order.perm = torch.arange(rank, self.n_test, world)  # this rank's share
         return self._batches(self._make_loader(self.test, order, persistent=False))
 
     def close(self) -> None:

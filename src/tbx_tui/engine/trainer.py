@@ -17,18 +17,18 @@ import torch
 import torch.nn.functional as F
 
 from ..atomic import atomic_file, atomic_write, describe_os_error
-from ..refs import canonical as canonical_model, canonical_data
-from ..config import RESUMABLE, RunConfig, to_toml
+from ..config import RunConfig, to_toml
 from .control import Progress, RunControl, RunState
+from . import distributed
 from .augment import make_augment
-from .checkpoint import Loop, ResumeUnusable, load_latest, rng_states, set_rng_states
-from .checkpoint import save as save_checkpoint
+from .checkpoint import Loop, RunLock
 from .data import TensorData, load_dataset, normalize
 from .streaming import DataPath, StreamingData
 from .histograms import summarize
 from .run_folder import LogdirUnusable, SpaceReserve, check_logdir, create_run_folder
 from .finetune import freeze, load_initial, param_groups
 from .models import build_model, count_parameters
+from .resuming import Resuming, bare_model
 from .sinks import RunInfo, RunResult, Sink
 
 EVAL_BATCH = 1000  # samples per evaluation batch; evaluation keeps no graph
@@ -105,7 +105,7 @@ def log_due(step: int, log_every: int, total: int) -> bool:
                                                       step & (step - 1) == 0)
 
 
-class Trainer:
+class Trainer(Resuming):
     def __init__(self, config: RunConfig, sinks: list[Sink] = (), control: RunControl | None = None,
                  data: TensorData | StreamingData | None = None, resume: Path | None = None):
         """``resume``: a run folder to continue from its newest checkpoint, in place."""
@@ -114,7 +114,10 @@ class Trainer:
         self.control = control or RunControl()
         self.run_dir: Path | None = None
         self._resume_dir = Path(resume) if resume else None
+        self.world = distributed.from_env()  # torchrun's; one process without it
         self._ckpt_step = -1     # step of the newest checkpoint written or resumed from
+        self._lock: RunLock | None = None  # held on the run folder while training in it
+        self._stop_agreed = False  # several processes: every rank has heard of the stop
         self._next_ckpt = 0.0    # time.monotonic() when the next timed checkpoint is due
         self._data = data
         self._state = RunState.LOADING
@@ -157,14 +160,30 @@ class Trainer:
         """Train to the end. DataUnavailable, DeviceUnavailable, LogdirUnusable and
         RunInterrupted propagate before any run folder is left behind; later failures
         become a FAILED result with a traceback file."""
+        try:
+            return self._load_and_run()
+        finally:
+            if self._lock is not None:  # another process may resume this run now
+                self._lock.release()
+                self._lock = None
+            if self.world.active:
+                distributed.leave()
+
+    def _load_and_run(self) -> RunResult:
         cfg = self.config
         resume = None
+        if self._resume_dir is None:
+            self._resume_dir = self._restarted_run()
         if self._resume_dir is not None:  # before the data loads: a refusal answers at once
             resume = self._resume_point(self._resume_dir)
         else:
             check_logdir(cfg.logdir)  # before the data loads: a bad logdir answers at once
         device = resolve_device(cfg.device)
-        self._device = str(device)
+        if self.world.active:
+            device = distributed.join(self.world, device)
+            if not self.world.main:  # rank 0 alone writes; the others only train
+                self.sinks = []
+        self._device = str(device) + (f" ×{self.world.size}" if self.world.active else "")
         notes: list[str] = []
         path = DataPath.for_run(cfg.data_memory, cfg.workers, device)
         data = (self._data or load_dataset(cfg.data, cfg.data_dir, cfg.seed, cfg.image_size,
@@ -190,8 +209,13 @@ class Trainer:
         optimizer = make_optimizer(cfg, param_groups(model, cfg.lr, cfg.head_lr))
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels
+        if self.world.active:  # gradients averaged over the ranks in backward()
+            from torch.nn.parallel import DistributedDataParallel
 
-        spe = math.ceil(data.n_train / cfg.batch_size)
+            model = DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None)
+
+        spe = distributed.steps_per_epoch(data.n_train, cfg.batch_size, self.world)
         total = cfg.epochs * spe
         if cfg.max_steps:
             total = min(total, cfg.max_steps)
@@ -203,11 +227,19 @@ class Trainer:
         use_amp = cfg.amp and amp_supported(device)
         start_step = 0
         if resume is None:
-            self.run_dir = create_run_folder(cfg.logdir, cfg.name or cfg.default_name(),
-                                             lambda run_dir: to_toml(self._as_saved(run_dir)))
+            if self.world.main:
+                self.run_dir = create_run_folder(
+                    cfg.logdir, cfg.name or cfg.default_name(),
+                    lambda run_dir: to_toml(self._as_saved(run_dir)))
+                self._lock = RunLock(self.run_dir)  # new: nobody else can hold it
+                self._note_for_restarts()
+            if self.world.active:
+                self.run_dir = Path(distributed.broadcast(str(self.run_dir)))
         else:
             self.run_dir = self._resume_dir
-            atomic_write(self.run_dir / "config.toml", to_toml(self._as_saved(self.run_dir)))
+            if self.world.main:
+                atomic_write(self.run_dir / "config.toml",
+                             to_toml(self._as_saved(self.run_dir)))
             path, state = resume
             start_step = state["loop"]["step"]
             loop = state["loop"]
@@ -247,6 +279,8 @@ class Trainer:
             return self._result(RunState.STOPPED, {}, "stopped before the first step; "
                                 "no run folder was kept")
         self._finish(reserve, result)
+        if self.world.main and result.state is RunState.FINISHED:
+            self._marker().unlink(missing_ok=True)  # no restart will look for it now
         return result
 
     def _start_sampler(self, device: torch.device):
@@ -270,28 +304,6 @@ class Trainer:
         if self._resume_dir is None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
         self.run_dir = None
-
-    def _as_saved(self, run_dir: Path) -> RunConfig:
-        """The config as the run folder keeps it: references absolute, the folder's name."""
-        cfg = self.config
-        return cfg.replace(name=run_dir.name, model=canonical_model(cfg.model),
-                           data=canonical_data(cfg.data))
-
-    def _resume_point(self, run_dir: Path) -> tuple[Path, dict]:
-        """The newest readable checkpoint, refused (ResumeUnusable) when this config
-        differs from the one it was trained with in a field --resume may not change."""
-        path, state = load_latest(run_dir)
-        saved = state["config"]
-        mine = self._as_saved(run_dir).to_dict()
-        for name, value in mine.items():
-            if name in RESUMABLE or name in ("name", "logdir") or name not in saved:
-                continue
-            if saved[name] != value:
-                raise ResumeUnusable(
-                    f"{name}: cannot change on --resume (the run was trained with "
-                    f"{saved[name]!r}, got {value!r}); these may change: "
-                    f"{', '.join(RESUMABLE)}")
-        return path, state
 
     def _finish(self, reserve: SpaceReserve, result: RunResult | None) -> None:
         """Give the reserved space back, then close every sink, opened or not, so each can
@@ -343,8 +355,9 @@ class Trainer:
             if loop.perm is None:
                 loop.perm, loop.batch = torch.randperm(data.n_train, generator=order), 0
             model.train()
-            for x, y in data.epoch(loop.perm[loop.batch * cfg.batch_size:], cfg.batch_size):
-                if loop.step >= total or control.stop_requested:
+            mine = distributed.shard(loop.perm, cfg.batch_size, self.world)
+            for x, y in data.epoch(mine[loop.batch * cfg.batch_size:], cfg.batch_size):
+                if loop.step >= total or self._stopping(control):
                     break
                 loop.batch += 1
                 if not len(y):  # streaming: a batch of nothing but broken files
@@ -381,11 +394,13 @@ class Trainer:
                 step = loop.step = self._step = step + 1
 
                 gstep = step - 1  # the tutorial's epoch * len(loader) + i
+                ckpt_due = self._checkpoint_due(step)
                 if log_due(step, cfg.log_every, total):
-                    mean_loss = loop.loss_sum.item() / loop.seen  # SYNC: once per interval
+                    loss_sum, correct, seen, ckpt_due = self._interval(loop, ckpt_due)  # SYNC
+                    mean_loss = loss_sum / seen
                     now = time.perf_counter()
-                    self._rate = loop.seen / max(now - t_interval, 1e-9)
-                    self._loss, self._acc = mean_loss, loop.correct.item() / loop.seen  # SYNC
+                    self._rate = seen / max(now - t_interval, 1e-9)
+                    self._loss, self._acc = mean_loss, correct / seen
                     if not math.isfinite(mean_loss):  # what was logged before stays readable
                         return self._result(RunState.DIVERGED, {}, (
                             f"loss became {mean_loss} by step {step}; stopped. "
@@ -399,7 +414,7 @@ class Trainer:
                     self._report_skipped(data, gstep)
                 if cfg.hist_every and step % cfg.hist_every == 0:
                     self._emit("histograms", gstep, self._histograms(model))
-                if self._checkpoint_due(step):
+                if ckpt_due:
                     t0 = time.perf_counter()
                     self._checkpoint(loop, model, optimizer, order, augment)
                     t_interval += time.perf_counter() - t0  # throughput counts training
@@ -431,38 +446,6 @@ class Trainer:
         return self._result(state, metrics, self._skipped_text(data))
 
     # ---- checkpoints ------------------------------------------------------------------
-    def _checkpoint_due(self, step: int) -> bool:
-        cfg = self.config
-        if cfg.ckpt_every and step % cfg.ckpt_every == 0:
-            return True
-        return bool(cfg.ckpt_minutes) and time.monotonic() >= self._next_ckpt
-
-    def _checkpoint(self, loop: Loop, model, optimizer, order, augment) -> None:
-        """Everything an exact continuation needs (engine/checkpoint.py). The model and
-        optimizer tensors are saved as they are (on the device): torch.save copies them."""
-        state = {"loop": loop.state(), "model": model.state_dict(),
-                 "optimizer": optimizer.state_dict(), "rng": rng_states(),
-                 "order_rng": order.get_state(),
-                 "augment_rng": augment.generator.get_state() if augment else None,
-                 "evaluated_at": self._evaluated_at, "skipped_seen": self._skipped_seen,
-                 "elapsed": self._elapsed(),
-                 "config": self._as_saved(self.run_dir).to_dict()}
-        save_checkpoint(self.run_dir, loop.step, state, self.config.keep_ckpts)
-        self._ckpt_step = loop.step
-        self._next_ckpt = time.monotonic() + self.config.ckpt_minutes * 60
-
-    def _restore(self, state: dict, loop: Loop, model, optimizer, order, augment) -> None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        loop.restore(state["loop"])
-        order.set_state(state["order_rng"])
-        if augment is not None and state["augment_rng"] is not None:
-            augment.generator.set_state(state["augment_rng"])
-        set_rng_states(state["rng"])
-        self._evaluated_at, self._skipped_seen = state["evaluated_at"], state["skipped_seen"]
-        self._step = self._ckpt_step = loop.step
-        self._started = time.perf_counter() - state["elapsed"]
-
     def _report_skipped(self, data, gstep: int) -> None:
         """Images the streaming workers could not decode: counted in a scalar, and said
         once per new batch of them, never fatal."""
@@ -483,12 +466,16 @@ class Trainer:
                 f"{data.skipped[0]})")
 
     def _save(self, model) -> None:
+        if not self.world.main:
+            return
         with atomic_file(self.run_dir / "model.pt") as f:  # never a truncated model.pt
-            torch.save(model.state_dict(), f)
+            torch.save(bare_model(model).state_dict(), f)
 
     def _histograms(self, model) -> dict:
         tensors = {}
-        for name, p in model.named_parameters():
+        if not self.world.main:  # nobody would write them
+            return tensors
+        for name, p in bare_model(model).named_parameters():
             tensors[f"weights/{name}"] = p
             if p.grad is not None:
                 tensors[f"grads/{name}"] = p.grad
@@ -501,7 +488,7 @@ class Trainer:
         c = data.num_classes
         confusion = torch.zeros(c * c, dtype=torch.long, device=device)
         loss_sum = torch.zeros((), device=device)
-        for x, y in data.test_batches(EVAL_BATCH):
+        for x, y in data.test_batches(EVAL_BATCH, self.world.rank, self.world.size):
             if self.control.aborted:
                 break
             if not len(y):  # streaming: nothing in it could be decoded
@@ -510,6 +497,9 @@ class Trainer:
                 logits = model(normalize(x))
             loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
             confusion += torch.bincount(y * c + logits.argmax(1), minlength=c * c)
+        if self.world.active:  # each rank evaluated its share
+            distributed.sum_(confusion)
+            distributed.sum_(loss_sum)
         cm = confusion.view(c, c).cpu()  # SYNC
         # Counted from the confusion matrix: streamed data may leave broken images out.
         metrics = {"Loss/test": loss_sum.item() / max(int(cm.sum()), 1)}  # SYNC

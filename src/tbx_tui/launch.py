@@ -1,0 +1,54 @@
+"""``tbx-tui --no-ui --nproc N``: the same run in N processes through torchrun
+(``torch.distributed.run``), not a home-made launcher. Each process runs
+``python -m tbx_tui`` with the same arguments; torch.distributed's elastic agent restarts
+the group up to ``--max-restarts`` times, and a restarted group resumes from the run's
+newest checkpoint on its own (engine/trainer.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+LAUNCH_FLAGS = ("--nproc", "--max-restarts")
+
+
+def strip_launch_flags(argv: list[str]) -> list[str]:
+    """The arguments each process gets: ours, less the launcher's own."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in LAUNCH_FLAGS:
+            skip = True
+        elif not arg.startswith(tuple(f + "=" for f in LAUNCH_FLAGS)):
+            out.append(arg)
+    return out
+
+
+def launch(argv: list[str], nproc: int, max_restarts: int) -> int:
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    # torchrun sets 1 thread per process (and warns) when unset; a share of the cores
+    # is what each rank can use without oversubscribing the machine.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cores // nproc)))
+    rest = strip_launch_flags(argv)
+    if "--no-ui" not in rest:
+        rest.insert(0, "--no-ui")
+    args = get_args_parser().parse_args([
+        "--standalone", f"--nproc-per-node={nproc}", f"--max-restarts={max_restarts}",
+        "-m", "tbx_tui", *rest])
+    try:
+        run(args)
+    except ChildFailedError as e:
+        rank, failure = e.get_first_failure()  # the cause, not the ranks stopped after it
+        code = failure.exitcode
+        how = (f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}")
+        again = f" after {max_restarts} restart(s)" if max_restarts else ""
+        print(f"tbx-tui: error: rank {rank} of {nproc} ended with {how}; torchrun stopped "
+              f"the group{again}. Continue it with --resume RUN_DIR (same --nproc)",
+              file=sys.stderr)
+        return 1
+    return 0
