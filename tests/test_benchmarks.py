@@ -20,7 +20,7 @@ def test_histogram_benchmark_runs():
 
 
 def test_trainer_benchmark_runs(shared_data):
-    out = run("bench_trainer.py", "--data-dir", str(shared_data), "--steps", "120",
+    out = run("bench_trainer.py", "--data-dir", str(shared_data), "--steps", "200",
               "--rounds", "1")
     assert "tutorial loop" in out and "tbx-tui Trainer" in out
 
