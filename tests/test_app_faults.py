@@ -76,7 +76,7 @@ async def train_with_a_broken(tmp_path, monkeypatch, owner, name: str, error: Ex
         raise error
 
     monkeypatch.setattr(owner, name, broken)
-    app = make_app("train", config=quick(tmp_path, epochs=20, log_every=2))
+    app = make_app("train", config=quick(tmp_path, epochs=6, log_every=2))
     async with app.run_test(size=(120, 36)) as pilot:
         screen, s = await start_training(pilot)
         await wait_for(pilot, lambda: s.result is not None, timeout=120)
@@ -110,7 +110,7 @@ async def test_a_failing_panel_is_named_in_the_status_and_the_others_go_on(tmp_p
     def check(screen):
         status = str(screen.query_one("#status").render())
         assert "display error: ValueError: grid broke" in status
-        assert "finished" in status and "640 steps" in status  # the rest still works
+        assert "finished" in status and "192 steps" in status  # the rest still works
         assert screen.query_one(RunTable).row_count == 1
 
     await train_with_a_broken(tmp_path, monkeypatch, ChartGrid, "sync_panel",

@@ -126,6 +126,9 @@ class Resuming:
                  "elapsed": self._elapsed(),
                  "config": self._as_saved(self.run_dir).to_dict()}
         self._next_ckpt = time.monotonic() + self.config.ckpt_minutes * 60
+        # Marked as taken even if the save fails: every rank must keep the same count of
+        # checkpoint calls (each gathers from all), and a full disk is not retried.
+        self._ckpt_step = loop.step
         try:
             save_checkpoint(self.run_dir, loop.step, state, self.config.keep_ckpts)
         except OSError as e:  # a full disk: the run goes on; the older checkpoints stay
@@ -134,8 +137,6 @@ class Resuming:
             for sink in self.sinks:
                 if hasattr(sink, "message"):
                     sink.message(self._message)
-            return
-        self._ckpt_step = loop.step
 
     def _restore(self, state: dict, loop: Loop, model, optimizer, order, augment) -> None:
         bare_model(model).load_state_dict(state["model"])
@@ -153,6 +154,7 @@ class Resuming:
         self._evaluated_at, self._skipped_seen = state["evaluated_at"], state["skipped_seen"]
         self._step = self._ckpt_step = loop.step
         self._started = time.perf_counter() - state["elapsed"]
+
 
 def bare_model(model: torch.nn.Module) -> torch.nn.Module:
     """The model itself, without DistributedDataParallel's wrapper (its names have a
