@@ -132,11 +132,8 @@ class Resuming:
         try:
             save_checkpoint(self.run_dir, loop.step, state, self.config.keep_ckpts)
         except OSError as e:  # a full disk: the run goes on; the older checkpoints stay
-            self._message = f"checkpoint at step {loop.step:,} not saved: " + \
-                describe_os_error(e)
-            for sink in self.sinks:
-                if hasattr(sink, "message"):
-                    sink.message(self._message)
+            self._say(f"checkpoint at step {loop.step:,} not saved: " +
+                      describe_os_error(e))
 
     def _restore(self, state: dict, loop: Loop, model, optimizer, order, augment) -> None:
         bare_model(model).load_state_dict(state["model"])

@@ -156,9 +156,6 @@ class DatasetItems:
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def path(self, i: int) -> str:
-        return f"item {i}"
-
     def __getitem__(self, batch: list[int]):
         out = torch.empty((len(batch), *self.shape), dtype=self.dtype)
         labels, bad = [], []

@@ -452,11 +452,16 @@ class Trainer(Resuming):
         n = len(data.skipped)
         if n != self._skipped_seen:
             self._skipped_seen = n
-            self._message = self._skipped_text(data)
             self._emit("scalars", gstep, {"Data/skipped_images": n})
-            for sink in self.sinks:
-                if hasattr(sink, "message"):
-                    sink.message(self._message)
+            self._say(self._skipped_text(data))
+
+    def _say(self, text: str) -> None:
+        """A line for the user, mid-run: the app's status (the snapshot's message) and
+        the console, the sinks that print."""
+        self._message = text
+        for sink in self.sinks:
+            if hasattr(sink, "message"):
+                sink.message(text)
 
     @staticmethod
     def _skipped_text(data) -> str:

@@ -72,9 +72,7 @@ def _folder(root: str, seed: int, image_size: int, val_fraction: float, notes: L
     images = tr_images + te_images
     sizes = sorted({tuple(img.shape[1:]) for img in images})
     if len(sizes) > 1:
-        shown = ", ".join(f"{h}×{w}" for h, w in sizes[:3])
-        raise DataUnavailable(f"{label}: images of different sizes ({shown}…); give "
-                              "--image-size N to resize them to N×N")
+        raise _mixed_sizes(label, sizes)
     channels = max(img.shape[0] for img in images)  # grey and colour: colour
     x = torch.stack([img.expand(channels, -1, -1) for img in images])
     y = torch.tensor(tr_labels + te_labels, dtype=torch.long)
@@ -137,11 +135,15 @@ def _probe(paths: list[str], image_size: int, label: str, count: int = 16):
                               "be decoded")
     sizes = sorted({s[1:] for s in shapes})
     if len(sizes) > 1 and not image_size:
-        shown = ", ".join(f"{h}×{w}" for h, w in sizes[:3])
-        raise DataUnavailable(f"{label}: images of different sizes ({shown}…); give "
-                              "--image-size N to resize them to N×N")
+        raise _mixed_sizes(label, sizes)
     h, w = (image_size, image_size) if image_size else sizes[0]
     return (max(s[0] for s in shapes), h, w)
+
+
+def _mixed_sizes(label: str, sizes: list[tuple[int, int]]) -> DataUnavailable:
+    shown = ", ".join(f"{h}×{w}" for h, w in sizes[:3])
+    return DataUnavailable(f"{label}: images of different sizes ({shown}…); give "
+                           "--image-size N to resize them to N×N")
 
 
 def _decode(paths: list[str], labels: list[int], image_size: int, notes: LoadNotes):
