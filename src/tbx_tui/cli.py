@@ -241,8 +241,11 @@ def _main(argv: list[str]) -> int:
     args, config = parse_config(argv)
     check_theme(PROG, args.theme)
     if args.nproc > 1 and "TORCHELASTIC_RUN_ID" not in os.environ:  # not yet under torchrun
-        from .launch import launch
+        from .launch import launch, too_few_gpus
 
+        if (problem := too_few_gpus(config.device, args.nproc)):
+            print(f"{PROG}: error: --nproc: {problem}", file=sys.stderr)
+            return 2
         return launch(argv, args.nproc, args.max_restarts)
     under_torchrun = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1  # one app, not N
     if not args.no_ui and not under_torchrun:

@@ -26,6 +26,19 @@ def strip_launch_flags(argv: list[str]) -> list[str]:
     return out
 
 
+def too_few_gpus(device: str, nproc: int) -> str | None:
+    """Why N processes cannot start on this machine's GPUs (nccl wants one per rank)."""
+    import torch
+
+    if device not in ("auto", "cuda") or not torch.cuda.is_available():
+        return None
+    have = torch.cuda.device_count()
+    if nproc <= have:
+        return None
+    return (f"{nproc} processes need a GPU each but this machine has {have}; use --nproc "
+            f"{have} at most, or --device cpu")
+
+
 def launch(argv: list[str], nproc: int, max_restarts: int) -> int:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run

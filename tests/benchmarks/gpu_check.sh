@@ -2,13 +2,21 @@
 # For a session that is lent a GPU: the device checks and benchmarks in one run.
 # Copy the MNIST .gz files into a git-ignored folder first (e.g. data/MNIST/raw, which
 # torchvision extracts) and name `data` in the device tool's `carry`.
+# Usage: gpu_check.sh [all|train|resume] — one section or all of them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-pip install -q -e '.[dev]'
+# A machine with no registry brings the dependencies along (PYTHONPATH) instead.
+python -c "import tbx_tui, tensorboardX, tensorboard" 2>/dev/null || pip install -q -e '.[dev]'
+WHAT=${1:-all}
 python -c "import torch; print('cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0))"
+
+if [[ $WHAT == all || $WHAT == train ]]; then
 python -m tbx_tui --no-ui --device cuda --data mnist --data-dir data --max-steps 300 --amp
 python tests/benchmarks/bench_trainer.py --device cuda --data-dir data --steps 1000 --rounds 3
 python tests/benchmarks/bench_histograms.py --device cuda
+fi
+
+if [[ $WHAT == all || $WHAT == resume ]]; then
 
 # Checkpoints on CUDA: a run killed with kill -9 and resumed ends as the run never killed
 # (cuDNN may pick other kernels after the restart: compared to a tolerance, and stated),
@@ -34,3 +42,9 @@ gpu = [t for t in ea.Tags()["scalars"] if t.startswith("sys/gpu0/")]
 print(f"CUDA resume: bit-identical {exact}, largest weight difference {worst:.3g}; "
       f"Loss/train steps unique {len(steps) == len(set(steps))}; GPU tags {gpu}")
 PY
+
+# nccl puts one rank on one GPU: more processes than GPUs is refused up front (exit 2)
+N=$(( $(python -c "import torch; print(torch.cuda.device_count())") + 1 ))
+set +e; python -m tbx_tui --no-ui --device cuda --data mnist --data-dir data --nproc "$N" \
+  --max-steps 10 --logdir /tmp/gpu-resume; echo "--nproc $N on $((N - 1)) GPU(s): exit $?"; set -e
+fi

@@ -52,6 +52,14 @@ def from_env() -> World:
 def join(world: World, device: torch.device) -> torch.device:
     """Join the group: gloo on CPUs, nccl on CUDA with one device per local rank."""
     if device.type == "cuda":
+        if world.local_rank >= torch.cuda.device_count():
+            # nccl cannot put two ranks on one GPU; say so before set_device's opaque error
+            from .trainer import DeviceUnavailable
+
+            raise DeviceUnavailable(
+                f"device: local rank {world.local_rank} needs a GPU of its own but this "
+                f"machine has {torch.cuda.device_count()}; use --nproc (or torchrun's "
+                f"--nproc-per-node) {torch.cuda.device_count()} at most, or --device cpu")
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
