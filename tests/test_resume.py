@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from conftest import accumulator, cli
@@ -23,6 +24,47 @@ def _start(tmp_path, name: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tbx_tui", *RUN, "--name", name],
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def _fast_loader_scalars(logdir, runs, tag, want: int) -> dict[str, list]:
+    """``tensorboard --load_fast=true`` serving ``logdir``: each run's (step, value) pairs
+    of ``tag`` through its HTTP API, once the data server has loaded ``want`` points."""
+    import json
+    import re
+    import shutil
+    import urllib.parse
+    import urllib.request
+
+    exe = shutil.which("tensorboard") or pytest.skip("tensorboard is not installed")
+    tb = subprocess.Popen([exe, "--logdir", str(logdir), "--load_fast=true", "--port", "0",
+                           "--reload_interval", "1"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        for line in tb.stderr:  # "TensorBoard 2.x at http://localhost:PORT/"
+            if (m := re.search(r"(http://localhost:\d+)/", line)):
+                url = m.group(1)
+                break
+        assert url, "tensorboard did not start"
+
+        def get(path: str):
+            with urllib.request.urlopen(url + path, timeout=10) as r:
+                return json.load(r)
+
+        assert "Grpc" in get("/data/environment")["debug"]["data_provider"]  # the fast one
+        deadline, got = time.monotonic() + 60, {}
+        while time.monotonic() < deadline:
+            got = {run: [(p[1], p[2]) for p in get(
+                "/data/plugin/scalars/scalars?" + urllib.parse.urlencode(
+                    {"run": run, "tag": tag}))] if run in get("/data/runs") else []
+                   for run in runs}
+            if all(len(v) >= want for v in got.values()):
+                break
+            time.sleep(0.5)
+        return got
+    finally:
+        tb.kill()
+        tb.wait()
 
 
 def test_a_run_killed_and_resumed_ends_bit_identical_to_one_never_killed(tmp_path):
@@ -56,6 +98,10 @@ def test_a_run_killed_and_resumed_ends_bit_identical_to_one_never_killed(tmp_pat
     assert {"sys/cpu_percent", "sys/ram_used_gib"} <= set(ta.Tags()["scalars"])
     hist = [e.step for e in tb.Histograms("weights/fc2.weight")]
     assert hist == sorted(set(hist)) == [e.step for e in ta.Histograms("weights/fc2.weight")]
+    # TensorBoard's default fast loader (the Rust data server) evicts by step regression.
+    fast = _fast_loader_scalars(tmp_path / "runs", ("whole", "killed"), "Loss/train",
+                                want=len(ta.Scalars("Loss/train")))
+    assert fast["killed"] == fast["whole"] == [(e.step, e.value) for e in ta.Scalars("Loss/train")]
     # And ours, from the two event files of the killed run.
     from tbx_tui.logs.watcher import LogWatcher
 
