@@ -79,3 +79,36 @@ def test_two_processes_train_as_one_and_survive_losing_a_rank(tmp_path):
     last = err.strip().splitlines()[-1]
     assert last.startswith("tbx-tui: error: rank ") and "of 2 ended with signal SIGKILL" in last and \
         "--resume RUN_DIR" in last, err
+
+
+async def test_the_app_trains_in_two_processes_followed_through_their_event_files(tmp_path):
+    """The form's processes field: a torchrun group in its own session, its output in a
+    file, its progress read from the event files; s stops it as Ctrl+C stops a headless
+    run, and the end comes from its exit code and its last line."""
+    from test_app import quick, start_training, wait_for
+    from tbx_tui.config import load_toml
+    from tbx_tui.tui.app import make_app
+    from tbx_tui.tui.group import GroupSession
+
+    app = make_app("train", config=quick(tmp_path, epochs=1000, log_every=20, hist_every=0,
+                                         sys_every=0, nproc=2))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen, s = await start_training(pilot)
+        assert isinstance(s, GroupSession) and s.running
+        status = lambda: str(screen.query_one("#status").render())  # noqa: E731
+        await wait_for(pilot, lambda: "2 processes" in status() and "step " in status())
+        assert os.getpgid(s.proc.pid) == s.proc.pid  # a session of its own: SIGHUP spared
+        await pilot.press("p")  # N processes would have to agree mid-step: not offered
+        assert s.running and "cannot pause" in [n.message for n in app._notifications][-1]
+        await pilot.press("s")
+        await wait_for(pilot, lambda: s.ended is not None)
+        assert (s.ended, s.proc.returncode) == ("stopped", 143)
+        await wait_for(pilot, lambda: "stopped" in status())
+        assert " steps in " in status() and "test loss" in status()
+        name = s.folder.name
+        await wait_for(pilot, lambda: getattr(screen.store.runs.get(name), "end_state",
+                                              None) == "stopped")
+    assert load_toml(s.folder / "config.toml")["nproc"] == 2  # what --resume relaunches
+    assert "on cpu ×2" in s.output.read_text()  # the group's own output, in the file
+    steps = [e.step for e in accumulator(s.folder).Scalars("Loss/train")]
+    assert steps and steps == sorted(set(steps))

@@ -77,12 +77,8 @@ def build_parser() -> OneLineParser:
                    help="continue this run folder from its newest checkpoint, with its "
                         "config.toml; only " + ", ".join(flag(n) for n in RESUMABLE) +
                         " may be given anew")
-    p.add_argument("--nproc", type=_count(1), default=1, metavar="N",
-                   help="train in N processes through torchrun (torch.distributed.run): "
-                        "gloo on CPUs, nccl with one GPU each; the global batch is "
-                        "--batch-size × N. Headless only")
     p.add_argument("--max-restarts", type=_count(0), default=0, metavar="K",
-                   help="with --nproc: restart a failed group up to K times; it resumes "
+                   help="with --nproc N > 1: restart a failed group up to K times; it resumes "
                         "from the run's newest checkpoint")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     add_theme_flag(p)
@@ -240,13 +236,6 @@ def _main(argv: list[str]) -> int:
         return models_main(argv[1:])
     args, config = parse_config(argv)
     check_theme(PROG, args.theme)
-    if args.nproc > 1 and "TORCHELASTIC_RUN_ID" not in os.environ:  # not yet under torchrun
-        from .launch import launch, too_few_gpus
-
-        if (problem := too_few_gpus(config.device, args.nproc)):
-            print(f"{PROG}: error: --nproc: {problem}", file=sys.stderr)
-            return 2
-        return launch(argv, args.nproc, args.max_restarts)
     under_torchrun = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1  # one app, not N
     if not args.no_ui and not under_torchrun:
         if sys.stdin.isatty() and sys.stdout.isatty():
@@ -259,6 +248,13 @@ def _main(argv: list[str]) -> int:
                 app.close_runs()
             return app.return_code or 0
         print(f"{PROG}: no terminal; training headless as with --no-ui", file=sys.stderr)
+    if config.nproc > 1 and "TORCHELASTIC_RUN_ID" not in os.environ:  # not yet under torchrun
+        from .launch import launch, too_few_gpus
+
+        if (problem := too_few_gpus(config.device, config.nproc)):
+            print(f"{PROG}: error: --nproc: {problem}", file=sys.stderr)
+            return 2
+        return launch(argv, config.nproc, args.max_restarts)
     from .headless import run_headless
 
     return run_headless(config, Path(args.resume).expanduser() if args.resume else None)

@@ -89,6 +89,8 @@ class RunConfig:
                    max=2**63 - 1)
     device: str = _f("auto", "training device; auto picks cuda, then mps, then cpu",
                      choices=DEVICES)
+    nproc: int = _f(1, "processes, started through torchrun (gloo on CPUs, nccl with one "
+                    "GPU each); the global batch is batch size × N", min=1, max=1024)
     amp: bool = _f(False, "bf16 autocast where the device supports it")
     log_every: int = _f(100, "steps between scalar logs (Loss/train is their mean)", min=1,
                         max=1_000_000_000, unit="steps")

@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import sys
+import time
 from pathlib import Path
 
 from .config import RunConfig
@@ -22,6 +23,7 @@ from .engine import (ConsoleSink, DataUnavailable, DeviceUnavailable, InitUnavai
 
 # SIGHUP: a dropped SSH session. The console is gone then, the training is not.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+RELAY_WINDOW_S = 2.0
 
 
 def _exit_now(signum, frame) -> None:
@@ -40,12 +42,24 @@ def run_headless(config: RunConfig, resume: Path | None = None) -> int:
                           width=lambda: shutil.get_terminal_size().columns)
     trainer.sinks = [TensorBoardSink(), console]
     received: list[int] = []
+    first_at: list[float] = []
+
+    def relayed(signum) -> bool:
+        """Under torchrun a Ctrl+C reaches each rank twice: from the terminal, and from
+        the agent passing it on a moment later. That copy is no second Ctrl+C."""
+        return ("TORCHELASTIC_RUN_ID" in os.environ and signum == received[0]
+                and time.monotonic() - first_at[0] < RELAY_WINDOW_S)
 
     def on_signal(signum, frame):
+        if received and relayed(signum):
+            return
         if received:  # a second signal: stop now, without the final evaluation
             raise KeyboardInterrupt
         received.append(signum)
+        first_at.append(time.monotonic())
         control.stop()
+        if os.environ.get("RANK", "0") != "0":  # one line for the group, from rank 0
+            return
         again = " (Ctrl+C again to quit at once)" if signum == signal.SIGINT else ""
         console.message(f"stopping on {signal.Signals(signum).name}: finishing this step, "
                         f"then evaluating and saving{again}")

@@ -6,10 +6,13 @@ newest checkpoint on its own (engine/trainer.py)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
 
+# The ranks record their number themselves (from torchrun's WORLD_SIZE); --nproc would
+# also be an ambiguous prefix to torchrun's own parser (--nproc-per-node).
 LAUNCH_FLAGS = ("--nproc", "--max-restarts")
 
 
@@ -40,6 +43,7 @@ def too_few_gpus(device: str, nproc: int) -> str | None:
 
 
 def launch(argv: list[str], nproc: int, max_restarts: int) -> int:
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
@@ -47,6 +51,10 @@ def launch(argv: list[str], nproc: int, max_restarts: int) -> int:
     # is what each rank can use without oversubscribing the machine.
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cores // nproc)))
+    # Its warnings retell what our one line says ("Received 2 death signal…").
+    for name in [n for n in logging.root.manager.loggerDict
+                 if n.startswith("torch.distributed.elastic")]:  # each sets its own level
+        logging.getLogger(name).setLevel(logging.ERROR)
     rest = strip_launch_flags(argv)
     if "--no-ui" not in rest:
         rest.insert(0, "--no-ui")
@@ -55,6 +63,13 @@ def launch(argv: list[str], nproc: int, max_restarts: int) -> int:
         "-m", "tbx_tui", *rest])
     try:
         run(args)
+    except SignalException as e:
+        # Ctrl+C, SIGTERM, SIGHUP: torchrun passed it on to the ranks, which stopped as one
+        # process does (finish the step, evaluate, checkpoint, save), then it returned here.
+        name = signal.Signals(e.sigval).name
+        print(f"tbx-tui: stopped on {name}: the group finished its step, evaluated and "
+              f"saved; continue it with --resume RUN_DIR", file=sys.stderr)
+        return 128 + int(e.sigval)
     except ChildFailedError as e:
         rank, failure = e.get_first_failure()  # the cause, not the ranks stopped after it
         code = failure.exitcode

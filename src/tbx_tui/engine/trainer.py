@@ -109,12 +109,14 @@ class Trainer(Resuming):
     def __init__(self, config: RunConfig, sinks: list[Sink] = (), control: RunControl | None = None,
                  data: TensorData | StreamingData | None = None, resume: Path | None = None):
         """``resume``: a run folder to continue from its newest checkpoint, in place."""
-        self.config = config
+        self.world = distributed.from_env()  # torchrun's; one process without it
+        # What config.toml records is the group that trained (torchrun by hand has no
+        # --nproc), and the engine in one process trains as one.
+        self.config = config.replace(nproc=self.world.size)
         self.sinks = list(sinks)
         self.control = control or RunControl()
         self.run_dir: Path | None = None
         self._resume_dir = Path(resume) if resume else None
-        self.world = distributed.from_env()  # torchrun's; one process without it
         self._ckpt_step = -1     # step of the newest checkpoint written or resumed from
         self._lock: RunLock | None = None  # held on the run folder while training in it
         self._stop_agreed = False  # several processes: every rank has heard of the stop

@@ -67,7 +67,8 @@ class ThemedApp(App):
         self._signals.clear()
 
     def stop_on_signal(self, sig: int) -> None:
-        self.close_runs()  # first: whatever happens next, the runs are saved and closed
+        # first: whatever happens next, the runs are saved and closed
+        self.close_runs(hangup=sig == signal.SIGHUP)
         code = 128 + sig
         # After SIGHUP the terminal is gone, and Textual's shutdown can hang on it for
         # good (its writer thread dies on EIO, then its full queue blocks the exit). What
@@ -77,7 +78,7 @@ class ThemedApp(App):
                          name="tbx-exit-watchdog").start()
         self.exit(return_code=code)
 
-    def close_runs(self, timeout: float = 10.0) -> None:
+    def close_runs(self, timeout: float = 10.0, hangup: bool = False) -> None:
         """Stop whatever this app runs, saved and closed (the trainer app has runs)."""
 
     def _theme_changed(self, theme) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from ..config import RunConfig
+from .group import GroupSession
 from .themed import ThemedApp
 from .screens.setup import SetupScreen
 from .screens.training import ConfirmQuit, TrainingScreen
@@ -18,6 +19,7 @@ class TrainApp(ThemedApp):
         super().__init__(theme_name, clock)
         self.initial = config or RunConfig()
         self.training = TrainingScreen(clock, self.initial.logdir)
+        self._hung_up = False
 
     def on_mount(self) -> None:
         # Textual runs the base class's on_mount too (handlers run along the MRO).
@@ -40,15 +42,22 @@ class TrainApp(ThemedApp):
         def answer(yes: bool | None) -> None:
             if yes:
                 closed = s.quit(timeout=2.0)
+                if isinstance(s, GroupSession):  # it saves on its own, in its own session
+                    late = (f"tbx-tui: the {s.config.nproc} processes are evaluating and "
+                            f"saving in the background; their output: {s.output}")
+                else:
+                    late = ("tbx-tui: the trainer did not stop within 2 s; its logs may "
+                            "lack the last interval")
                 # 130, as headless after Ctrl+C: the run was cut short, not finished
-                self.exit(return_code=130, message=None if closed else
-                          "tbx-tui: the trainer did not stop within 2 s; its logs may lack "
-                          "the last interval")
+                self.exit(return_code=130, message=None if closed else late)
 
         self.push_screen(ConfirmQuit(), answer)
 
-    def close_runs(self, timeout: float = 10.0) -> None:
-        """Stop every run still training (no evaluation) and wait for its files to close."""
+    def close_runs(self, timeout: float = 10.0, hangup: bool = False) -> None:
+        """Stop every run still training (no evaluation) and wait for its files to close.
+        After SIGHUP (the terminal is gone) a run in N processes trains on: it has its own
+        session and output file, and ``tbx-tui watch`` follows it again."""
+        self._hung_up = self._hung_up or hangup
         for s in self.training.sessions:
-            if s.running:
+            if s.running and not (self._hung_up and isinstance(s, GroupSession)):
                 s.quit(timeout)

@@ -26,7 +26,7 @@ _LABELS = {"lr": "learning rate", "lr_schedule": "lr schedule", "lr_step_epochs"
            "logdir": "log dir", "name": "run name", "max_steps": "max steps",
            "log_every": "log every", "hist_every": "histograms every",
            "batch_size": "batch size", "weight_decay": "weight decay", "data": "dataset",
-           "init_from": "init from", "head_lr": "head lr"}
+           "init_from": "init from", "head_lr": "head lr", "nproc": "processes"}
 
 
 def detect_devices(done) -> None:

@@ -8,6 +8,7 @@ progress snapshot).
 from __future__ import annotations
 
 import os
+import re
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -20,6 +21,7 @@ from ...progress import metrics_line, progress_parts
 from ...config import ConfigError, RunConfig, check_field, load_toml
 from ...logs.watcher import LogWatcher, run_status
 from ..panels.run_table import RunTable
+from ..group import GroupSession
 from ..training import TrainingSession
 from .dashboard import DashboardScreen
 
@@ -109,7 +111,8 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
         self.watcher.stop()
 
     def start(self, config, resume: str | None = None) -> None:
-        self.sessions.append(TrainingSession(config, resume).start())
+        session = GroupSession if config.nproc > 1 else TrainingSession
+        self.sessions.append(session(config, resume).start())
 
     def refresh_view(self) -> None:
         s = self.session
@@ -141,6 +144,8 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
         width = self.query_one("#status").size.width - 2
         if s is None:
             parts = [(0, "no run yet: n opens the setup form")]
+        elif isinstance(s, GroupSession):
+            parts = self._group_parts(s)
         elif s.error:
             state = s.result.state.value if s.result else "failed"
             parts = [(-1, f"[b red]{state}[/]: {escape(s.error)}")]  # whole, wrapped
@@ -163,9 +168,39 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
             parts.append((2, f"{self.watcher.left_out} earlier run(s) (a: show)"))
         return parts
 
+    def _group_parts(self, s: GroupSession) -> list[tuple[int, str]]:
+        """A run in N processes: its progress from its event files, its end from its exit
+        code and the last line of its output."""
+        n = s.config.nproc
+        out = (4, escape(f"output: {s.output}"))
+        ended = s.ended
+        if ended is not None:
+            line = s.error or s.last_line() or "no output"
+            # "stopped: FOLDER (N steps in T)  test loss …": the end line of the run
+            m = re.match(r"(\w+): (.+?) \(([^)]*)\)\s+(.*)$", line)
+            if ended != "failed" and m:
+                return [(0, f"[b cyan]{ended}[/]"), (0, escape(m.group(3))),
+                        (1, escape(m.group(4))), (4, escape(m.group(2))), out]
+            line = line.removeprefix(f"{ended}: ").removeprefix("tbx-tui: error: ")
+            return [(-1, f"[b red]{ended}[/]: {escape(line)}"), out]  # whole, wrapped
+        run = self.store.runs.get(s.config.name)
+        series = run.scalars.get("Loss/train") if run else None
+        if series is None or not len(series.steps):
+            return [(0, f"starting {n} processes…" if not s.stop_sent else "stopping…"), out]
+        parts = [(0, "[b green]training[/]" if not s.stop_sent else "[b yellow]stopping[/]"),
+                 (0, escape(f"{n} processes")),
+                 (0, escape(f"step {int(series.steps[-1]):,}")),
+                 (1, escape(f"loss {float(series.values[-1]):.4f}")),
+                 (3, escape(f"{s.config.model} on {s.config.data}")), out]
+        return parts
+
     def _training(self) -> TrainingSession | None:
         """The running session, or None after saying there is none."""
         s = self.session
+        if isinstance(s, GroupSession) and s.running:
+            self.notify(f"a run in {s.config.nproc} processes cannot pause or change its "
+                        "learning rate: s stops it, R resumes it", severity="warning")
+            return None
         if s is None or not s.running or s.control is None:
             self.notify("no run is training (n starts one)", severity="warning")
             return None
@@ -180,6 +215,12 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
             s.control.pause()
 
     def action_stop(self) -> None:
+        g = self.session
+        if isinstance(g, GroupSession) and g.running:
+            g.stop()
+            self.notify(f"stopping {g.config.nproc} processes: finishing the step, "
+                        "evaluating, saving")
+            return
         s = self._training()
         if s is not None:
             s.control.stop()
