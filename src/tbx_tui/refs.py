@@ -20,11 +20,13 @@ import re
 from dataclasses import dataclass
 
 BUILTIN_MODELS = ("mlp", "simple_cnn", "resnet18")
+LM_MODELS = ("gpt",)  # language models: trained on text data (engine/gpt.py)
 ENTRY_POINT_GROUP = "tbx_tui.models"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _TV = re.compile(r"^[a-z0-9_]+$")
-FORMS = "mlp, simple_cnn, resnet18, tv:NAME (torchvision), FILE.py:NAME or MODULE:NAME"
+FORMS = ("mlp, simple_cnn, resnet18, gpt (a language model), tv:NAME (torchvision), "
+         "FILE.py:NAME or MODULE:NAME")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ def parse_model(text: str) -> ModelRef:
     text = text.strip()
     if text in BUILTIN_MODELS:
         return ModelRef("builtin", text)
+    if text in LM_MODELS:
+        return ModelRef("lm", text)
     if text.startswith("tv:"):
         name = text[3:]
         if not _TV.match(name):
@@ -83,14 +87,15 @@ def canonical(text: str) -> str:
 def canonical_data(text: str) -> str:
     """As ``canonical``: paths made absolute, so a run file works from anywhere."""
     ref = parse_data(text)
-    if ref.kind in ("folder", "npz"):
+    if ref.kind in ("folder", "npz", "text"):
         return f"{ref.kind}:{ref.target}"
     return f"{ref.target}:{ref.attr}" if ref.kind == "file" else text.strip()
 
 
 BUILTIN_DATA = ("synthetic", "digits", "mnist", "fashion_mnist", "cifar10")
+TEXT_DATA = ("shakespeare_char",)
 DATA_FORMS = ("synthetic, digits, mnist, fashion_mnist, cifar10, folder:PATH (an ImageFolder), "
-              "npz:PATH, FILE.py:NAME or MODULE:NAME")
+              "npz:PATH, FILE.py:NAME or MODULE:NAME; text: shakespeare_char, text:PATH")
 
 
 @dataclass(frozen=True)
@@ -111,8 +116,11 @@ def parse_data(text: str) -> DataRef:
     text = text.strip()
     if text in BUILTIN_DATA:
         return DataRef("builtin", text)
+    if text in TEXT_DATA:
+        return DataRef("text_builtin", text)
     for prefix, check, what in (("folder:", os.path.isdir, "folder"),
-                                ("npz:", os.path.isfile, "file")):
+                                ("npz:", os.path.isfile, "file"),
+                                ("text:", os.path.exists, "file or folder")):
         if text.startswith(prefix):
             path = os.path.expanduser(text[len(prefix):])
             if not check(path):
@@ -132,5 +140,5 @@ def slug(text: str) -> str:
 
     last = text.rstrip("/").rsplit(":", 1)[-1]
     last = os.path.basename(last.rstrip("/")) or last
-    last = re.sub(r"\.(py|npz)$", "", last)
+    last = re.sub(r"\.(py|npz|txt)$", "", last)
     return re.sub(r"[^A-Za-z0-9._+=-]+", "-", last).strip("-.") or "x"

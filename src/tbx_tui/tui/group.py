@@ -71,7 +71,12 @@ class GroupSession:
 
     @property
     def run_dir(self) -> Path | None:
-        return self.folder if self.folder.is_dir() else None
+        if not self.folder.is_dir():
+            return None
+        if self._toml and (self.folder / "config.toml").exists():  # read, and copied there
+            Path(self._toml).unlink(missing_ok=True)
+            self._toml = None
+        return self.folder
 
     @property
     def ended(self) -> str | None:
