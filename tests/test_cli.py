@@ -97,7 +97,7 @@ def test_without_a_terminal_it_trains_headless_and_says_so(tmp_path):
     (["--lr", "fast"], "invalid float value"),
     (["--batch-size", "0"], "--batch-size: must be >= 1"),
     (["--epochs", "0"], "--epochs: must be >= 1"),
-    (["--model", "vgg"], "--model: must be mlp, simple_cnn, resnet18, tv:NAME"),
+    (["--model", "vgg"], "--model: must be mlp, simple_cnn, resnet18, gpt (a language model), tv:NAME"),
     (["--name", "a/b"], "--name: must be a plain folder name"),
     (["--config", "missing.toml"], "--config: no such file"),
     (["--device", "cuda"], "cuda was asked for"),

@@ -13,7 +13,7 @@ def test_defaults_are_the_tutorial_recipe_on_the_embedded_data():
 @pytest.mark.parametrize("name,value,words", [
     ("lr", 0.0, "> 0"), ("lr", -1.0, "> 0"), ("lr", float("nan"), "finite"),
     ("batch_size", 0, ">= 1"), ("epochs", 0, ">= 1"),
-    ("model", "vgg", "must be mlp, simple_cnn, resnet18, tv:NAME"),
+    ("model", "vgg", "must be mlp, simple_cnn, resnet18, gpt (a language model), tv:NAME"),
     ("data", "imagenet", "must be synthetic, digits, mnist"), ("momentum", 1.0, "< 1"),
     ("weight_decay", -0.1, ">= 0"),
     ("hist_every", -1, ">= 0"), ("epochs", 2.5, "whole number"), ("amp", "yes", "true or false"),

@@ -189,3 +189,26 @@ async def test_system_panel_shows_any_writers_sys_scalars_and_hides_without(tmp_
         assert not [s for s in app.screen.grid.specs if s.tag.startswith("sys/")]  # a panel
         table.move_cursor(row=table.get_row_index("plain"))
         await wait_for(pilot, lambda: not panel.display)  # no sys/ tags: no panel
+
+
+async def test_samples_panel_shows_the_newest_generated_text_and_hides_without(tmp_path):
+    from tensorboardX import SummaryWriter
+
+    root = tmp_path / "runs"
+    with SummaryWriter(str(root / "lm")) as w:  # as our trainer writes them (sinks.py)
+        for step, text in ((9, "ROMEO:\nold words"), (19, "ROMEO:\nWhat light [b]breaks[/b]")):
+            w.add_scalar("Loss/train", 2.0, step)
+            w.add_text("Samples/val", "```\n" + text + "\n```", step)
+    tensorboardx_run(root / "plain", steps=5)
+    app = app_for(str(root))
+    async with app.run_test(size=(100, 30)) as pilot:
+        panel = app.screen.query_one("#samples")
+        table = app.screen.query_one("#runs")
+        await wait_for(pilot, lambda: table.row_count == 2)
+        table.move_cursor(row=table.get_row_index("lm"))
+        await wait_for(pilot, lambda: panel.display)
+        text = str(panel.render())
+        assert "What light [b]breaks[/b]" in text and "old words" not in text  # no markup
+        assert "```" not in text and panel.border_title == "samples · step 19 · 2 so far"
+        table.move_cursor(row=table.get_row_index("plain"))
+        await wait_for(pilot, lambda: not panel.display)

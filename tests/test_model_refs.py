@@ -91,7 +91,7 @@ def test_each_bad_user_model_says_why_in_one_line(user_file, attr, message):
 def test_references_are_checked_without_torch_where_they_can_be(tmp_path):
     for bad, rule in (("nope.py:Net", "no such file: nope.py"), ("tv:Res Net", "tv:NAME"),
                       ("a-b:c", "neither a FILE.py nor a dotted module"),
-                      ("vgg", "must be mlp, simple_cnn, resnet18, tv:NAME")):
+                      ("vgg", "must be mlp, simple_cnn, resnet18, gpt (a language model), tv:NAME")):
         with pytest.raises(ConfigError, match="model") as e:
             check_field("model", bad)
         assert rule in str(e.value)

@@ -206,7 +206,8 @@ def test_double_ctrl_c_or_kill_9_at_any_moment_leaves_readable_files(tmp_path, s
     """Whatever the moment (training, evaluating, saving, closing): the event file reads in
     TensorBoard, model.pt is whole or absent, and no half-written file is left."""
     rng = random.Random(seed)
-    proc = start(tmp_path, *QUICK, "--epochs", "3", "--log-every", "2", "--hist-every", "3")
+    # epochs enough to outlast the latest moment on a fast machine: a stop ends it anyway
+    proc = start(tmp_path, *QUICK, "--epochs", "30", "--log-every", "2", "--hist-every", "3")
     wait_line(proc, "training ")
     time.sleep(rng.uniform(0.0, 2.5))
     if seed % 2:

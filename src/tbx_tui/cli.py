@@ -63,7 +63,9 @@ def build_parser() -> OneLineParser:
         prog=PROG,
         usage=f"{PROG} [--no-ui] [--config FILE | --resume RUN_DIR] [settings …]\n"
               f"       {PROG} watch [LOGDIR …] [--once] [--refresh SECONDS]\n"
-              f"       {PROG} models",
+              f"       {PROG} models\n"
+              f"       {PROG} sample RUN_DIR [--prompt TEXT] [--tokens N] [--temperature T] "
+              f"[--top-k K]",
         description="Train a PyTorch model and watch it learn, in the terminal. Everything "
                     "is logged to TensorBoard event files under --logdir. "
                     "`tbx-tui watch [LOGDIR ...]` follows any TensorBoard logs.",
@@ -115,7 +117,9 @@ def parse_config(argv: Sequence[str]):
             file_values = load_toml(args.config)
         config = build(file_values, overrides)
     except ConfigError as e:
-        if e.field_name in overrides:
+        # A flag given, or a default that does not go with one given (gpt's text data):
+        # either way the flag is what to change.
+        if e.field_name in overrides or e.field_name not in file_values:
             got = f" (got {e.value!r})" if e.value is not None else ""
             parser.exit(2, f"{PROG}: error: {flag(e.field_name)}: {e.rule}{got}\n")
         if e.field_name in file_values and not e.source:
@@ -234,6 +238,10 @@ def _main(argv: list[str]) -> int:
         return watch_main(argv[1:])
     if argv and argv[0] == "models":
         return models_main(argv[1:])
+    if argv and argv[0] == "sample":
+        from .sample import sample_main
+
+        return sample_main(argv[1:])
     args, config = parse_config(argv)
     check_theme(PROG, args.theme)
     under_torchrun = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1  # one app, not N

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .refs import BUILTIN_DATA, BUILTIN_MODELS, parse_data, parse_model, slug
+from .refs import (BUILTIN_DATA, BUILTIN_MODELS, LM_MODELS, TEXT_DATA, parse_data, parse_model,
+                   slug)
 
 # Names only: the builders live in tbx_tui.engine (torch). A test keeps them in step.
 MODELS = BUILTIN_MODELS  # and any reference refs.parse_model accepts
@@ -26,6 +27,16 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "step")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 AUGMENTS = ("none", "flip", "crop", "crop+flip")  # engine/augment.py draws them
+TOKENIZERS = ("char", "byte")  # engine/text.py
+# gpt's presets (layers, heads, width, context), from one that trains on this 2-core
+# machine in seconds to GPT-2 small's shape; engine/gpt.py builds them.
+GPT_PRESETS = {"tiny": (4, 4, 128, 64), "mini": (6, 6, 384, 256), "small": (8, 8, 512, 512),
+               "gpt2": (12, 12, 768, 1024)}
+
+
+def is_text_data(data: str) -> bool:
+    data = data.strip()
+    return data in TEXT_DATA or data.startswith("text:")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
 # Text settings are bounded in characters: a run folder name leaves room under the usual
@@ -115,12 +126,56 @@ class RunConfig:
                      "or backbone (all but the head)", max=1000)
     head_lr: float = _f(0.0, "learning rate of the head (the last layer); 0 = --lr", min=0.0,
                         max=100.0)
+    gpt_preset: str = _f("tiny", "gpt's size: tiny (0.8M parameters, trains on a CPU), mini "
+                         "(11M), small (25M), gpt2 (GPT-2 small's shape)", choices=tuple(GPT_PRESETS))
+    n_layer: int = _f(0, "gpt: transformer blocks; 0 = the preset's", min=0, max=512)
+    n_head: int = _f(0, "gpt: attention heads; 0 = the preset's", min=0, max=512)
+    n_embd: int = _f(0, "gpt: width; 0 = the preset's; a multiple of the heads", min=0,
+                     max=65_536)
+    context: int = _f(0, "gpt: context length; 0 = the preset's", min=0, max=131_072,
+                      unit="tokens")
+    dropout: float = _f(0.0, "gpt: dropout after attention, MLP and embeddings", min=0.0,
+                        lt=1.0)
+    tokenizer: str = _f("char", "text: char (the corpus's own characters) or byte (UTF-8 "
+                        "bytes: every corpus shares them)", choices=TOKENIZERS)
+    sample_tokens: int = _f(200, "text: tokens generated at each evaluation (TensorBoard's "
+                            "Text tab); 0 = none", min=0, max=100_000, unit="tokens")
+    lora_rank: int = _f(0, "gpt: LoRA adapters of this rank on --lora-targets, all else "
+                        "frozen; 0 = off (full training)", min=0, max=4096)
+    lora_alpha: float = _f(16.0, "gpt: LoRA's scale is alpha / rank", gt=0.0, max=1e6)
+    lora_targets: str = _f("attn.qkv,attn.proj", "gpt: the linear layers LoRA adapts: "
+                           "name patterns, comma-separated (fc, proj, attn.*)", max=1000)
+    compile: bool = _f(False, "torch.compile the model (slow to start; for long runs)")
     logdir: str = _f("./runs", "directory that holds one folder per run", max=PATH_MAX)
     name: str = _f("", "run folder name; empty = <model>-<data>-<timestamp>", max=NAME_MAX)
 
     def __post_init__(self) -> None:
         for f in fields(self):
             check_field(f.name, getattr(self, f.name))
+        text = is_text_data(self.data)
+        if self.is_lm and not text:
+            raise ConfigError("data", "gpt trains on text: shakespeare_char or text:PATH",
+                              self.data)
+        if text and not self.is_lm:
+            raise ConfigError("model", "text data trains a language model: gpt", self.model)
+        if self.lora_rank and not self.is_lm:
+            raise ConfigError("lora_rank", "LoRA adapts gpt models; for image models use "
+                              "--freeze", self.lora_rank)
+        if self.is_lm:
+            layers, heads, width, context = self.gpt_shape()
+            if width % heads:
+                raise ConfigError("n_embd", f"must be a multiple of the heads ({heads}); "
+                                  f"the width is {width}", self.n_embd)
+
+    @property
+    def is_lm(self) -> bool:
+        return self.model.strip() in LM_MODELS
+
+    def gpt_shape(self) -> tuple[int, int, int, int]:
+        """gpt's (layers, heads, width, context): the preset, with this run's overrides."""
+        base = GPT_PRESETS[self.gpt_preset]
+        return tuple(mine or theirs for mine, theirs in
+                     zip((self.n_layer, self.n_head, self.n_embd, self.context), base))
 
     def replace(self, **changes: Any) -> "RunConfig":
         return dataclasses.replace(self, **changes)
@@ -136,12 +191,16 @@ class RunConfig:
         """What TensorBoard's HParams tab shows: everything that changes the result."""
         # The data path and its workers change the speed only: batches come from the
         # same seeded order either way.
-        skip = {"data_dir", "logdir", "name", "data_memory", "workers", "sys_every",
-                *CHECKPOINTING}
+        skip = {"data_dir", "logdir", "name", "data_memory", "workers", "sys_every", "compile",
+                *CHECKPOINTING, *(IMAGE_ONLY if self.is_lm else LM_ONLY)}
         return {k: v for k, v in self.to_dict().items() if k not in skip}
 
 
 FIELDS = {f.name: f for f in fields(RunConfig)}
+# Settings that mean something for one kind of model only: left out of the other's HParams.
+LM_ONLY = ("gpt_preset", "n_layer", "n_head", "n_embd", "context", "dropout", "tokenizer",
+           "sample_tokens", "lora_rank", "lora_alpha", "lora_targets")
+IMAGE_ONLY = ("image_size", "val_fraction", "augment", "data_memory", "workers")
 CHECKPOINTING = ("ckpt_minutes", "ckpt_every", "keep_ckpts")
 # What --resume may change: how long to go on, how often to log and checkpoint, where the
 # data is read from and how. Everything else would make the continuation another run.

@@ -23,7 +23,7 @@ def progress_line(p, width: int = 0, bar: bool = True) -> str:
     parts = [  # (priority, text); lower priority numbers survive a narrow terminal
         (0, f"epoch {p.epoch}/{p.epochs}"), (0, f"step {p.step}/{p.total_steps}"),
         (1, f"loss {loss}"), (3, f"acc {_pct(p.accuracy).strip()}"), (5, f"lr {p.lr:.2e}"),
-        (4, f"{p.samples_per_s:,.0f} samples/s"), (2, f"ETA {duration(p.eta_s)}"),
+        (4, f"{p.samples_per_s:,.0f} {p.unit}/s"), (2, f"ETA {duration(p.eta_s)}"),
     ]
     if p.state == "paused":
         parts.append((0, "[paused]"))
@@ -41,6 +41,10 @@ def progress_line(p, width: int = 0, bar: bool = True) -> str:
 
 
 def metrics_line(metrics: dict[str, float]) -> str:
+    """The evaluation in words: a classifier's test metrics, a language model's."""
+    if "Loss/val" in metrics:
+        return (f"loss {metrics['Loss/val']:.4f}  perplexity {metrics['Perplexity/val']:.2f}"
+                f"  token accuracy {_pct(metrics['Accuracy/val']).strip()}")
     return (f"loss {metrics['Loss/test']:.4f}  accuracy {_pct(metrics['Accuracy/test']).strip()}"
             f"  precision {_pct(metrics['Precision/test']).strip()}"
             f"  recall {_pct(metrics['Recall/test']).strip()}")

@@ -43,6 +43,7 @@ class Progress:
     device: str
     elapsed_s: float = 0.0  # training time, pauses excluded
     message: str = ""
+    unit: str = "samples"   # what samples_per_s counts: samples, or a language model's tokens
 
 
 class RunControl:

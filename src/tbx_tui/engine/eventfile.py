@@ -32,8 +32,17 @@ def frame(payload: bytes) -> bytes:
 class EventFile:
     def __init__(self, folder: Path):
         name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}"
-        self.path = Path(folder) / name
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        # A run resumed within the second its last session started (a quick restart)
+        # would take the same name: the later file gets a suffix that sorts after it,
+        # as readers order a run's files by name.
+        for n in range(100):
+            self.path = Path(folder) / (name + (f".{n}" if n else ""))
+            try:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                break
+            except FileExistsError:
+                if n == 99:
+                    raise
         self._size = 0           # bytes of whole records on disk
         self._pending: list[bytes] = []
         self.add(Event(wall_time=time.time(), file_version="brain.Event:2"))

@@ -154,8 +154,10 @@ class Resuming:
 
 
 def bare_model(model: torch.nn.Module) -> torch.nn.Module:
-    """The model itself, without DistributedDataParallel's wrapper (its names have a
-    ``module.`` prefix that no checkpoint or histogram should carry)."""
+    """The model itself, without DistributedDataParallel's or torch.compile's wrapper
+    (their names have a ``module.`` / ``_orig_mod.`` prefix that no checkpoint or
+    histogram should carry)."""
     from torch.nn.parallel import DistributedDataParallel
 
-    return model.module if isinstance(model, DistributedDataParallel) else model
+    model = model.module if isinstance(model, DistributedDataParallel) else model
+    return getattr(model, "_orig_mod", model)  # torch.compile's wrapper, likewise

@@ -19,6 +19,7 @@ from ..progress import duration as _duration, metrics_line, progress_line
 from .histograms import Histogram
 
 TEST_METRICS = ("Loss/test", "Accuracy/test", "Precision/test", "Recall/test")
+LM_METRICS = ("Loss/val", "Perplexity/val", "Accuracy/val")
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ class TensorBoardSink:
                             session_log=SessionLog(status=SessionLog.START)))
         # add_hparams() would write into a new sub-folder; writing the summaries into
         # this run's own file puts the HParams row on the run itself.
-        exp, ssi, self._sei = hparams(info.config.hparams(), {k: 0.0 for k in TEST_METRICS})
+        metrics = LM_METRICS if getattr(info.config, "is_lm", False) else TEST_METRICS
+        exp, ssi, self._sei = hparams(info.config.hparams(), {k: 0.0 for k in metrics})
         self.file.add_summary(exp, 0)
         self.file.add_summary(ssi, 0)
         self.file.flush()
@@ -133,6 +135,14 @@ class TensorBoardSink:
 
     def epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
         self.scalars(step, metrics)
+
+    def text(self, step: int, tag: str, text: str) -> None:
+        """TensorBoard's Text tab renders markdown: a sample goes in as a code block."""
+        from tensorboardX.summary import text as text_summary
+
+        with self._lock:
+            self.file.add_summary(text_summary(tag, "```\n" + text + "\n```"), step)
+            self.file.flush()
 
     def close(self, result: RunResult | None) -> None:
         with self._lock:
@@ -229,7 +239,8 @@ class ConsoleSink:
 
     def epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
         epochs = self._info.config.epochs if self._info else "?"
-        self._print(f"epoch {epoch}/{epochs} test  {metrics_line(metrics)}")
+        which = "val" if "Loss/val" in metrics else "test"
+        self._print(f"epoch {epoch}/{epochs} {which}  {metrics_line(metrics)}")
 
     def message(self, text: str) -> None:
         self._print(text)
@@ -244,7 +255,8 @@ class ConsoleSink:
         where = result.run_dir if result.run_dir else "(no run folder)"
         took = f"{result.steps:,} steps in {_duration(result.elapsed_s)}"
         if result.state in (RunState.FINISHED, RunState.STOPPED) and result.metrics:
-            self._print(f"{result.state.value}: {where} ({took})  test "
+            which = "val" if "Loss/val" in result.metrics else "test"
+            self._print(f"{result.state.value}: {where} ({took})  {which} "
                         f"{metrics_line(result.metrics)}")
         else:
             trace = f" (traceback: {result.error_log})" if result.error_log else ""

@@ -26,8 +26,8 @@ from .data import TensorData, load_dataset, normalize
 from .streaming import DataPath, StreamingData
 from .histograms import summarize
 from .run_folder import LogdirUnusable, SpaceReserve, check_logdir, create_run_folder
-from .finetune import freeze, load_initial, param_groups
-from .models import build_model, count_parameters
+from .finetune import InitUnusable, freeze, load_initial, param_groups
+from .models import ModelUnusable, build_model, count_parameters
 from .resuming import Resuming, bare_model
 from .sinks import RunInfo, RunResult, Sink
 
@@ -138,6 +138,8 @@ class Trainer(Resuming):
         self._message = ""
         self._evaluated_at = -1  # step of the last evaluation
         self._skipped_seen = 0   # undecodable images already reported
+        self._unit, self._per_sample = "samples", 1  # a language model counts tokens
+        self._flops_per_token = 0.0  # per token over the GPU's peak: MFU, when known
 
     # ---- reading from other threads -------------------------------------------------
     def snapshot(self) -> Progress:
@@ -146,13 +148,14 @@ class Trainer(Resuming):
             state = RunState.PAUSED
         elapsed = self._elapsed()
         rate = self._rate
+        per_step = self.config.batch_size * self._per_sample  # samples, or tokens
         if not rate and self._step and elapsed > 0:  # before the first log: the average so far
-            rate = self._step * self.config.batch_size / elapsed
+            rate = self._step * per_step / elapsed
         remaining = self._total_steps - self._step
-        eta = remaining * self.config.batch_size / rate if rate > 0 else None
+        eta = remaining * per_step / rate if rate > 0 else None
         return Progress(state, self._epoch, self.config.epochs, self._step, self._total_steps,
                         rate, eta, self._loss, self._acc, self._lr, self._device, elapsed,
-                        self._message)
+                        self._message, self._unit)
 
     def _elapsed(self) -> float:
         return time.perf_counter() - self._started - self._paused_s
@@ -187,23 +190,75 @@ class Trainer(Resuming):
                 self.sinks = []
         self._device = str(device) + (f" ×{self.world.size}" if self.world.active else "")
         notes: list[str] = []
-        path = DataPath.for_run(cfg.data_memory, cfg.workers, device)
-        data = (self._data or load_dataset(cfg.data, cfg.data_dir, cfg.seed, cfg.image_size,
-                                           cfg.val_fraction, notes, path)).to(device)
+        if cfg.is_lm:
+            from .text import load_text
+
+            data = self._data or load_text(cfg.data, cfg.data_dir, cfg.tokenizer,
+                                           cfg.gpt_shape()[3], cfg.batch_size, notes,
+                                           self._base_tokenizer())
+        else:
+            path = DataPath.for_run(cfg.data_memory, cfg.workers, device)
+            data = self._data or load_dataset(cfg.data, cfg.data_dir, cfg.seed,
+                                              cfg.image_size, cfg.val_fraction, notes, path)
+        data = data.to(device)
         try:
             return self._run(data, device, notes, resume)
         finally:
             data.close()  # streaming: the decoding workers stop with the run
 
+    def _base_tokenizer(self):
+        """The tokenizer whose ids the weights we start from were trained on: the resumed
+        run's, or the --init-from run's (refused when it is another kind)."""
+        from .text import Tokenizer
+
+        cfg = self.config
+        src = self._resume_dir or (Path(cfg.init_from).expanduser() if cfg.init_from else None)
+        if src is None:
+            return None
+        folder = src if src.is_dir() else \
+            src.parent.parent if src.parent.name == "checkpoints" else src.parent
+        if not (folder / "tokenizer.json").is_file():
+            raise InitUnusable(f"init_from: {folder} has no tokenizer.json: a language "
+                               "model's weights need the tokenizer they were trained with")
+        tok = Tokenizer.load(folder)
+        if tok.kind != cfg.tokenizer:
+            raise InitUnusable(f"init_from: {folder} was trained with the {tok.kind} "
+                               f"tokenizer, this run asks for {cfg.tokenizer}; use "
+                               f"--tokenizer {tok.kind}")
+        return tok
+
     def _run(self, data, device: torch.device, notes: list[str],
              resume: tuple[Path, dict] | None) -> RunResult:
         cfg = self.config
         torch.manual_seed(cfg.seed)
-        model = build_model(cfg.model, data.in_shape, data.num_classes)
+        if cfg.is_lm:
+            from .gpt import GPT, shape_for
+
+            model = GPT(shape_for(cfg, data.num_classes))
+            self._unit, self._per_sample = "tokens", data.context
+            from .lm_eval import peak_flops
+
+            peak = peak_flops(device)
+            if peak:
+                self._flops_per_token = model.shape.flops_per_token() / peak
+        else:
+            model = build_model(cfg.model, data.in_shape, data.num_classes)
         # Resumed: the weights come from the checkpoint, not from --init-from.
         init = load_initial(model, "" if resume else cfg.init_from, cfg.model)
         if cfg.freeze:
             freeze(model, cfg.freeze, init)
+        if cfg.is_lm and cfg.lora_rank:  # after the base weights are in: they stay as loaded
+            from .lora import apply_lora
+
+            try:
+                wrapped = apply_lora(model, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets)
+            except ValueError as e:
+                raise ModelUnusable(str(e)) from None
+            init.trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+            init.frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+            notes.append(f"LoRA rank {cfg.lora_rank}, alpha {cfg.lora_alpha:g} on "
+                         f"{len(wrapped)} layers ({', '.join(wrapped[:3])}…); model.pt "
+                         "will hold the merged weights, adapter.pt the adapter alone")
         model = model.to(device)
         # Before the run folder exists: torch's first optimizer imports torch._dynamo
         # (~4 s here with torch 2.14), which would otherwise sit between the run's start
@@ -211,6 +266,8 @@ class Trainer(Resuming):
         optimizer = make_optimizer(cfg, param_groups(model, cfg.lr, cfg.head_lr))
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels
+        if cfg.compile:  # the bare module compiled, then wrapped: names stay unprefixed
+            model = torch.compile(model)
         if self.world.active:  # gradients averaged over the ranks in backward()
             from torch.nn.parallel import DistributedDataParallel
 
@@ -235,6 +292,8 @@ class Trainer(Resuming):
                     lambda run_dir: to_toml(self._as_saved(run_dir)))
                 self._lock = RunLock(self.run_dir)  # new: nobody else can hold it
                 self._note_for_restarts()
+                if cfg.is_lm:  # for `tbx-tui sample` and runs fine-tuned from this one
+                    atomic_write(self.run_dir / "tokenizer.json", data.tokenizer.to_json())
             if self.world.active:
                 self.run_dir = Path(distributed.broadcast(str(self.run_dir)))
         else:
@@ -354,8 +413,11 @@ class Trainer(Resuming):
         self._next_ckpt = time.monotonic() + cfg.ckpt_minutes * 60
         for epoch in range(loop.epoch, cfg.epochs):
             loop.epoch, self._epoch = epoch, epoch + 1
-            if loop.perm is None:
-                loop.perm, loop.batch = torch.randperm(data.n_train, generator=order), 0
+            if loop.perm is None:  # a language model's order: window starts (text.py)
+                draw = getattr(data, "draw_order", None)
+                loop.perm = draw(order) if draw else torch.randperm(data.n_train,
+                                                                    generator=order)
+                loop.batch = 0
             model.train()
             mine = distributed.shard(loop.perm, cfg.batch_size, self.world)
             for x, y in data.epoch(mine[loop.batch * cfg.batch_size:], cfg.batch_size):
@@ -385,14 +447,15 @@ class Trainer(Resuming):
                 if augment is not None:
                     x = augment(x)
                 with autocast:
-                    logits = model(x)
-                    loss = F.cross_entropy(logits, y)
+                    logits = model(x)  # (B, classes), or a language model's (B, T, vocab)
+                    loss = F.cross_entropy(logits.flatten(0, -2), y.flatten())
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                loop.loss_sum += loss.detach() * len(y)
-                loop.correct += (logits.detach().argmax(1) == y).sum()
-                loop.seen += len(y)
+                n = y.numel()  # samples, or tokens
+                loop.loss_sum += loss.detach() * n
+                loop.correct += (logits.detach().argmax(-1) == y).sum()
+                loop.seen += n
                 step = loop.step = self._step = step + 1
 
                 gstep = step - 1  # the tutorial's epoch * len(loader) + i
@@ -407,9 +470,11 @@ class Trainer(Resuming):
                         return self._result(RunState.DIVERGED, {}, (
                             f"loss became {mean_loss} by step {step}; stopped. "
                             f"Try a lower --lr (was {lr:.3g})"))
-                    self._emit("scalars", gstep, {
-                        "Loss/train": mean_loss, "Accuracy/train": self._acc, "LR": lr,
-                        "Throughput/samples_per_s": self._rate})
+                    values = {"Loss/train": mean_loss, "Accuracy/train": self._acc, "LR": lr,
+                              f"Throughput/{self._unit}_per_s": self._rate}
+                    if self._flops_per_token:  # a language model on a GPU we know
+                        values["MFU/percent"] = 100 * self._rate * self._flops_per_token
+                    self._emit("scalars", gstep, values)
                     loop.loss_sum.zero_()
                     loop.correct.zero_()
                     loop.seen, t_interval = 0, time.perf_counter()
@@ -475,8 +540,19 @@ class Trainer(Resuming):
     def _save(self, model) -> None:
         if not self.world.main:
             return
+        bare = bare_model(model)
+        from .lora import adapter_state, has_lora, merged_state
+
+        if has_lora(bare):  # merged: loads as a plain gpt; the adapter beside it
+            cfg = self.config
+            with atomic_file(self.run_dir / "adapter.pt") as f:
+                torch.save(adapter_state(bare, cfg.lora_rank, cfg.lora_alpha,
+                                         cfg.lora_targets), f)
+            state = merged_state(bare)
+        else:
+            state = bare.state_dict()
         with atomic_file(self.run_dir / "model.pt") as f:  # never a truncated model.pt
-            torch.save(bare_model(model).state_dict(), f)
+            torch.save(state, f)
 
     def _histograms(self, model) -> dict:
         tensors = {}
@@ -490,6 +566,14 @@ class Trainer(Resuming):
 
     @torch.no_grad()
     def _evaluate(self, model, data, autocast, device) -> dict[str, float]:
+        if getattr(data, "kind", "") == "text":
+            from .lm_eval import evaluate_text
+
+            self._state = RunState.EVALUATING
+            metrics = evaluate_text(self, model, data, autocast, device)
+            self._evaluated_at = self._step
+            self._state = RunState.RUNNING
+            return metrics
         self._state = RunState.EVALUATING
         model.eval()
         c = data.num_classes

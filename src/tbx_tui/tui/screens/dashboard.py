@@ -29,6 +29,7 @@ from ..grid_state import ChartSpec, default_specs, load_view, save_view
 from ..panels import PanelContext
 from ..panels.chart_grid import ChartGrid
 from ..panels.run_table import RunTable
+from ..panels.samples import SamplesPanel
 from ..panels.system import SystemPanel
 from ..widgets.curve_plot import legend_markup
 from ..widgets.histogram_plot import MODES
@@ -111,6 +112,7 @@ class DashboardScreen(Screen):
             with Vertical(id="plots"):
                 yield Static(id="legend")
                 yield ChartGrid(id="grid")
+                yield SamplesPanel(id="samples")
         yield Static(id="status")
         yield Footer(compact=True, show_command_palette=False)  # ctrl+p: in the help
 
@@ -208,6 +210,7 @@ class DashboardScreen(Screen):
                 if self._legend(ctx):  # only once all of it worked: else again
                     self._seen_version = store.version
             self.query_one(SystemPanel).update_panel(ctx)  # redraws only what changed
+            self.query_one(SamplesPanel).update_panel(ctx)
             now_m, cpu = time.monotonic(), time.thread_time()
             if self._measuring is not None:  # the last redraw, its compositing included
                 t0, c0 = self._measuring
@@ -289,7 +292,8 @@ class DashboardScreen(Screen):
             parts.append((0, f"[b]{troubled} run(s) not fully readable[/] (problem column)"))
         if self.watcher is not None and self.watcher.error:
             parts.append((0, f"error: {escape(self.watcher.error)}"))
-        for panel in (self.grid, self.query_one(RunTable), self.query_one(SystemPanel)):
+        for panel in (self.grid, self.query_one(RunTable), self.query_one(SystemPanel),
+                      self.query_one(SamplesPanel)):
             if panel.panel_error:
                 parts.append((0, f"[b red]display error:[/] {escape(panel.panel_error)}"))
         return parts

@@ -18,15 +18,19 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 from ... import catalog
-from ...config import FIELDS, ConfigError, RunConfig, check_field, field_type
-from ...refs import BUILTIN_DATA, BUILTIN_MODELS
+from ...config import (FIELDS, IMAGE_ONLY, LM_ONLY, ConfigError, RunConfig, check_field,
+                       field_type)
+from ...refs import BUILTIN_DATA, BUILTIN_MODELS, LM_MODELS, TEXT_DATA
 
 _LABELS = {"lr": "learning rate", "lr_schedule": "lr schedule", "lr_step_epochs": "lr step every",
            "lr_gamma": "lr decay factor", "amp": "bf16 autocast", "data_dir": "data dir",
            "logdir": "log dir", "name": "run name", "max_steps": "max steps",
            "log_every": "log every", "hist_every": "histograms every",
            "batch_size": "batch size", "weight_decay": "weight decay", "data": "dataset",
-           "init_from": "init from", "head_lr": "head lr", "nproc": "processes"}
+           "init_from": "init from", "head_lr": "head lr", "nproc": "processes",
+           "gpt_preset": "gpt preset", "n_layer": "layers", "n_head": "heads",
+           "n_embd": "width", "sample_tokens": "sample tokens", "lora_rank": "LoRA rank",
+           "lora_alpha": "LoRA alpha", "lora_targets": "LoRA targets"}
 
 
 def detect_devices(done) -> None:
@@ -71,6 +75,34 @@ def model_facts(model: str, shape, classes: int, frozen: str, done) -> None:
             done(model, f"✗ {e}")
 
     threading.Thread(target=probe, name="tbx-model-facts", daemon=True).start()
+
+
+def text_facts(data: str, data_dir: str, tokenizer: str, done) -> None:
+    """(tokens, symbols) of a text corpus, or why it cannot be read, on a thread (a
+    corpus can be large)."""
+    def probe():
+        from pathlib import Path
+
+        try:
+            if data.strip() == "shakespeare_char":
+                path = Path(data_dir).expanduser() / "tinyshakespeare" / "input.txt"
+                if not path.is_file():
+                    done("not downloaded yet: the run downloads it into the data dir")
+                    return
+                files = [path]
+            else:
+                root = Path(data.strip()[len("text:"):]).expanduser()
+                files = sorted(p for p in root.rglob("*") if p.is_file()) \
+                    if root.is_dir() else [root]
+            if tokenizer == "byte":
+                done((sum(p.stat().st_size for p in files) + len(files) - 1, 256))
+                return
+            text = "\n".join(p.read_text("utf-8") for p in files)
+            done((len(text), len(set(text))))
+        except (OSError, UnicodeDecodeError) as e:
+            done(f"cannot read it as UTF-8 text ({type(e).__name__}); try the byte tokenizer")
+
+    threading.Thread(target=probe, name="tbx-text-facts", daemon=True).start()
 
 
 def torchvision_names(done) -> None:
@@ -126,13 +158,28 @@ class SetupScreen(Screen[RunConfig | None]):
         elif kind is bool:
             widget = Switch(value=value, id=f"f-{name}")
         else:
-            suggester = SuggestFromList(BUILTIN_MODELS) if name == "model" else \
-                SuggestFromList([*BUILTIN_DATA, "folder:", "npz:"]) if name == "data" else None
+            suggester = SuggestFromList([*BUILTIN_MODELS, *LM_MODELS]) if name == "model" else \
+                SuggestFromList([*BUILTIN_DATA, "folder:", "npz:", *TEXT_DATA, "text:"]) \
+                if name == "data" else None
             widget = Input(value=str(value), id=f"f-{name}", suggester=suggester,
                            placeholder=f.metadata["help"], compact=True)
         label = Label(_LABELS.get(name, name.replace("_", " ")), classes="label")
         note = Static(f.metadata["help"], id=f"e-{name}", classes="note")
-        return Horizontal(label, Vertical(widget, note, classes="cell"), classes="row")
+        row = Horizontal(label, Vertical(widget, note, classes="cell"), id=f"row-{name}",
+                         classes="row")
+        # A language model's settings show when one is picked, an image model's otherwise
+        kind = "lm-row" if name in LM_ONLY else "image-row" if name in IMAGE_ONLY else ""
+        if kind:
+            row.add_class(kind)
+            row.display = (kind == "lm-row") == self.initial.is_lm
+        return row
+
+    def _show_rows_for(self, model: str) -> None:
+        lm = model.strip() in LM_MODELS
+        for row in self.query(".lm-row"):
+            row.display = lm
+        for row in self.query(".image-row"):
+            row.display = not lm
 
     def on_mount(self) -> None:
         detect_devices(lambda found: self.app.call_from_thread(self._devices_found, found))
@@ -142,7 +189,7 @@ class SetupScreen(Screen[RunConfig | None]):
 
     def _tv_names(self, names: list[str]) -> None:
         self.query_one("#f-model", Input).suggester = SuggestFromList(
-            [*BUILTIN_MODELS, *names], case_sensitive=False)
+            [*BUILTIN_MODELS, *LM_MODELS, *names], case_sensitive=False)
 
     def _model_facts(self, model: str, text: str) -> None:
         self._facts[model] = text
@@ -196,13 +243,23 @@ class SetupScreen(Screen[RunConfig | None]):
     def config(self) -> RunConfig | None:
         if not all([self.validate(n) for n in FIELDS]):
             return None
-        return RunConfig(**{n: self._raw(n) for n in FIELDS})
+        try:
+            return RunConfig(**{n: self._raw(n) for n in FIELDS})
+        except ConfigError as e:  # fields that do not go together (gpt on images)
+            self.errors[e.field_name] = e.rule
+            note = self.query_one(f"#e-{e.field_name}", Static)
+            note.update(f"✗ {e.rule}")
+            note.add_class("error")
+            return None
 
     def _refresh_info(self) -> None:
         try:
             model, data = self._raw("model"), self._raw("data")
             data_dir = self.query_one("#f-data_dir", Input).value or "./data"
         except (ValueError, Exception):  # half-typed values: keep the last info
+            return
+        if model.strip() in LM_MODELS:
+            self._refresh_lm(model, data, data_dir)
             return
         if data not in catalog.DATASETS:  # the user's data: counted, not loaded
             self._refresh_user_data(model, data)
@@ -230,6 +287,41 @@ class SetupScreen(Screen[RunConfig | None]):
             f"[b]device[/b]: {resolved}" + (" (auto)" if device == "auto" else "") +
             f"\navailable: {', '.join(self.devices)}")
 
+    def _refresh_lm(self, model: str, data: str, data_dir: str) -> None:
+        """gpt: its parameter count (arithmetic, no torch) once the corpus's vocabulary
+        is known, and the corpus's size in tokens, read on a thread."""
+        try:
+            tokenizer = self._raw("tokenizer")
+            shape = RunConfig(**{n: self._raw(n) for n in FIELDS}).gpt_shape()
+        except (ValueError, Exception):  # half-typed, or not text data yet
+            self.query_one("#info", Static).update(
+                f"[b]{escape(model)}[/b]: a language model; pick text data: "
+                f"{', '.join(TEXT_DATA)} or text:PATH")
+            return
+        key = f"{data}\0{data_dir}\0{tokenizer}"
+        if key not in self._facts:
+            self._facts[key] = None
+            text_facts(data, data_dir, tokenizer, lambda facts, k=key:
+                       self.app.call_from_thread(self._model_facts, k, facts))
+        facts = self._facts[key]
+        layers, heads, width, context = shape
+        if facts is None:
+            corpus, params = "reading the corpus…", "counted once the vocabulary is known"
+        elif isinstance(facts, str):
+            corpus, params = f"✗ {facts}", "-"
+        else:
+            tokens, vocab = facts
+            corpus = f"{tokens:,} tokens, {vocab} symbols ({tokenizer} tokenizer)"
+            # per block: 12·d² + 13·d; embeddings (the head is tied to them) and ln_f
+            count = layers * (12 * width * width + 13 * width) + (vocab + context) * width \
+                + 2 * width
+            params = f"{count:,} parameters"
+        self.query_one("#info", Static).update(
+            f"[b]{escape(model)}[/b] {layers} layer{'s' if layers != 1 else ''} × {heads} "
+            f"head{'s' if heads != 1 else ''} × {width} wide, "
+            f"context {context}: {escape(params)}\n\n[b]{escape(data)}[/b]\n"
+            f"{escape(corpus)}\n\n[b]device[/b]: {', '.join(self.devices)}")
+
     def _refresh_user_data(self, model: str, data: str) -> None:
         if "data" in self.errors:
             facts, shape, classes = "✗ " + self.errors["data"], None, None
@@ -249,6 +341,8 @@ class SetupScreen(Screen[RunConfig | None]):
 
     # ---- events ------------------------------------------------------------------------
     def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "f-model":
+            self._show_rows_for(event.value)
         self.validate(event.input.id[2:])
         self._refresh_info()
 

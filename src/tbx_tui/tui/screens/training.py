@@ -65,6 +65,16 @@ class ConfirmQuit(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
+def _end_metrics(m: dict[str, float]) -> list[tuple[int, str]]:
+    """The evaluation at the end, the headline first: a classifier's test loss and
+    accuracy, a language model's validation loss and perplexity."""
+    if "Loss/val" in m:
+        return [(1, escape(f"val loss {m['Loss/val']:.4f}  ppl {m['Perplexity/val']:.2f}")),
+                (2, escape(f"token acc {m['Accuracy/val']:.1%}"))]
+    return [(1, escape(f"test loss {m['Loss/test']:.4f}  acc {m['Accuracy/test']:.1%}")),
+            (2, escape(metrics_line(m).split("  ", 2)[2]))]
+
+
 class TrainingScreen(DashboardScreen, inherit_bindings=False):
     """The dashboard of the runs trained in this app. The watcher reads their log
     directories, but only this session's run folders until ``a`` asks for the earlier
@@ -154,9 +164,7 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
         elif s.result is not None and s.result.metrics:  # ended: the test metrics, not train
             parts = [(0, f"[b cyan]{s.result.state.value}[/]"),
                      (0, escape(f"{s.result.steps:,} steps")),
-                     (1, escape(f"test loss {s.result.metrics['Loss/test']:.4f}  "
-                                f"acc {s.result.metrics['Accuracy/test']:.1%}")),
-                     (2, escape(metrics_line(s.result.metrics).split("  ", 2)[2])),
+                     *_end_metrics(s.result.metrics),
                      (3, escape(f"{s.config.model} on {s.config.data}")),
                      (4, escape(str(s.run_dir)))]
         else:

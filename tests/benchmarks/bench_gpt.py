@@ -1,0 +1,148 @@
+"""Benchmark: our gpt trainer against a plain nanoGPT-style loop, same process, same recipe.
+
+Recipe (both): the same GPT (engine/gpt.py, the tiny preset unless told), the same batch
+and context, AdamW lr 1e-3, random windows of tiny-Shakespeare's characters. Plain loop:
+nanoGPT's get_batch (torch.randint starts, a stack of slices), forward, backward, step; no
+logging at all. Ours: the Trainer with its event file, logging every 100 steps, no
+histograms, no samples. Timed from step LOG to the last step, alternating rounds; the best
+round of each and the median of the paired ratios are printed.
+
+With --hist: the cost of weight/gradient histograms at the default interval (every 100
+steps) on a model of 10M+ parameters, as a share of training time.
+
+    python tests/benchmarks/bench_gpt.py [--data-dir ../shared/data] [--steps 400]
+    python tests/benchmarks/bench_gpt.py --hist --preset mini --steps 200
+    python tests/benchmarks/bench_gpt.py --device cuda --preset gpt2 --amp --compile
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "src"))
+
+from tbx_tui.config import RunConfig  # noqa: E402
+from tbx_tui.engine import TensorBoardSink, Trainer  # noqa: E402
+from tbx_tui.engine.gpt import GPT, shape_for  # noqa: E402
+from tbx_tui.engine.lm_eval import peak_flops  # noqa: E402
+from tbx_tui.engine.sinks import NullSink  # noqa: E402
+from tbx_tui.engine.text import load_text  # noqa: E402
+
+LOG = 100
+
+
+def plain_loop(cfg: RunConfig, data, steps: int, device: torch.device) -> float:
+    """nanoGPT's train.py, stripped to the loop. Returns tokens/s after step LOG."""
+    torch.manual_seed(0)
+    model = GPT(shape_for(cfg, data.num_classes)).to(device)
+    if cfg.compile:
+        model = torch.compile(model)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    train = data.tokens[:data.n_train_tokens]
+    b, t = cfg.batch_size, data.context
+    amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp)
+    t0 = None
+    for i in range(steps):
+        if i == LOG:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+        ix = torch.randint(len(train) - t - 1, (b,))
+        x = torch.stack([train[j:j + t] for j in ix])
+        y = torch.stack([train[j + 1:j + 1 + t] for j in ix])
+        with amp:
+            logits = model(x)
+            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (steps - LOG) * b * t / (time.perf_counter() - t0)
+
+
+class _Clock(NullSink):
+    def __init__(self):
+        self.times = {}
+
+    def scalars(self, step, values):
+        self.times[step + 1] = time.perf_counter()
+
+
+def ours(cfg: RunConfig, data, steps: int, logdir: str, hist_every: int) -> float:
+    run = cfg.replace(max_steps=steps, log_every=LOG, hist_every=hist_every, sample_tokens=0,
+                      sys_every=0, logdir=logdir)
+    clock = _Clock()
+    Trainer(run, [TensorBoardSink(), clock], data=data).run()
+    return (steps - LOG) * cfg.batch_size * data.context / (clock.times[steps] -
+                                                             clock.times[LOG])
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    p.add_argument("--steps", type=int, default=400, help="steps per round (timed after 100)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--preset", default="tiny")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--amp", action="store_true", help="bf16 autocast (both)")
+    p.add_argument("--compile", action="store_true", help="torch.compile (both)")
+    p.add_argument("--hist", action="store_true",
+                   help="measure histograms every 100 steps against none, instead")
+    args = p.parse_args()
+    if args.steps % LOG or args.steps <= LOG:
+        p.error(f"--steps must be a multiple of {LOG} above {LOG}")
+    device = torch.device(args.device)
+    cfg = RunConfig(model="gpt", data="shakespeare_char", data_dir=args.data_dir,
+                    gpt_preset=args.preset, batch_size=args.batch_size, optimizer="adamw",
+                    lr=1e-3, device=args.device, amp=args.amp, compile=args.compile)
+    notes: list[str] = []
+    data = load_text("shakespeare_char", args.data_dir, "char", cfg.gpt_shape()[3],
+                     cfg.batch_size, notes).to(device)
+    model = GPT(shape_for(cfg, data.num_classes))
+    params = sum(p.numel() for p in model.parameters())
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}, gpt "
+          f"{args.preset} {cfg.gpt_shape()} ({params / 1e6:.1f}M parameters), batch "
+          f"{cfg.batch_size}, {args.steps} steps/round, {args.rounds} rounds"
+          + (", bf16" if args.amp else "") + (", compiled" if args.compile else ""))
+    if args.hist:
+        rows = {"no histograms": [], f"histograms every {LOG} steps": []}
+    else:
+        rows = {"plain nanoGPT-style loop": [], "tbx-tui Trainer": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            if args.hist:
+                rows["no histograms"].append(ours(cfg, data, args.steps, f"{tmp}/n{r}", 0))
+                rows[f"histograms every {LOG} steps"].append(
+                    ours(cfg, data, args.steps, f"{tmp}/h{r}", LOG))
+            else:
+                rows["plain nanoGPT-style loop"].append(plain_loop(cfg, data, args.steps, device))
+                rows["tbx-tui Trainer"].append(ours(cfg, data, args.steps, f"{tmp}/o{r}", 0))
+    base = next(iter(rows.values()))
+    peak = peak_flops(device)
+    print(f"{'':32}{'best tokens/s':>14}{'median':>10}{'ratio of best':>15}"
+          f"{'median ratio':>14}" + (f"{'MFU':>8}" if peak else ""))
+    for name, values in rows.items():
+        paired = statistics.median(v / b for v, b in zip(values, base))
+        mfu = (f"{100 * max(values) * model.shape.flops_per_token() / peak:7.1f}%"
+               if peak else "")
+        print(f"{name:32}{max(values):14,.0f}{statistics.median(values):10,.0f}"
+              f"{max(values) / max(base):14.2f}x{paired:13.2f}x{mfu}")
+    if args.hist:
+        share = 1 - statistics.median(h / n for h, n in zip(*rows.values()))
+        print(f"histograms cost {100 * share:.1f}% of training time (goal <= 5%)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
