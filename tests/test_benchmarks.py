@@ -4,6 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from conftest import SHARED_DATA
+
 BENCH = Path(__file__).parent / "benchmarks"
 
 
@@ -58,3 +62,14 @@ def test_checkpoint_benchmark_runs():
     out = run("bench_checkpoint.py", "--parts", "save,sampler", "--small")
     assert "one checkpoint: SimpleCNN" in out and "at the defaults" in out
     assert "system sample + event write" in out
+
+
+def test_gpt_benchmark_runs():
+    if not (SHARED_DATA / "tinyshakespeare" / "input.txt").is_file():
+        pytest.skip("tiny-Shakespeare not found")
+    out = run("bench_gpt.py", "--data-dir", str(SHARED_DATA), "--steps", "200", "--rounds",
+              "1", "--layers", "1", "--width", "32")
+    assert "plain nanoGPT-style loop" in out and "tbx-tui Trainer" in out
+    out = run("bench_gpt.py", "--data-dir", str(SHARED_DATA), "--hist", "--rounds", "1",
+              "--layers", "1", "--width", "32")
+    assert "% of training time (goal <= 5%)" in out

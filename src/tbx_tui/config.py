@@ -127,7 +127,8 @@ class RunConfig:
     head_lr: float = _f(0.0, "learning rate of the head (the last layer); 0 = --lr", min=0.0,
                         max=100.0)
     gpt_preset: str = _f("tiny", "gpt's size: tiny (0.8M parameters, trains on a CPU), mini "
-                         "(11M), small (25M), gpt2 (GPT-2 small's shape)", choices=tuple(GPT_PRESETS))
+                         "(10.8M), small (25.5M), gpt2 (GPT-2 small's shape)",
+                         choices=tuple(GPT_PRESETS))
     n_layer: int = _f(0, "gpt: transformer blocks; 0 = the preset's", min=0, max=512)
     n_head: int = _f(0, "gpt: attention heads; 0 = the preset's", min=0, max=512)
     n_embd: int = _f(0, "gpt: width; 0 = the preset's; a multiple of the heads", min=0,

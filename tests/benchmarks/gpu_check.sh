@@ -2,7 +2,8 @@
 # For a session that is lent a GPU: the device checks and benchmarks in one run.
 # Copy the MNIST .gz files into a git-ignored folder first (e.g. data/MNIST/raw, which
 # torchvision extracts) and name `data` in the device tool's `carry`.
-# Usage: gpu_check.sh [all|train|resume] — one section or all of them.
+# Usage: gpu_check.sh [all|train|resume|gpt] — one section or all of them.
+# Needs tiny-Shakespeare in data/tinyshakespeare/input.txt for the gpt section.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # A machine with no registry brings the dependencies along (PYTHONPATH) instead.
@@ -47,4 +48,24 @@ PY
 N=$(( $(python -c "import torch; print(torch.cuda.device_count())") + 1 ))
 set +e; python -m tbx_tui --no-ui --device cuda --data mnist --data-dir data --nproc "$N" \
   --max-steps 10 --logdir /tmp/gpu-resume; echo "--nproc $N on $((N - 1)) GPU(s): exit $?"; set -e
+fi
+
+if [[ $WHAT == all || $WHAT == gpt ]]; then
+# Language models: tokens/s and MFU of a GPT-2-small-sized gpt (bf16, compiled) against the
+# plain loop; histograms of a 124M-parameter model at the default interval; a short run
+# with samples and MFU in its event file.
+python tests/benchmarks/bench_gpt.py --device cuda --data-dir data --preset gpt2 \
+  --batch-size 16 --amp --compile --steps 300 --rounds 2
+python tests/benchmarks/bench_gpt.py --device cuda --data-dir data --preset gpt2 \
+  --batch-size 16 --amp --hist --rounds 3
+python -m tbx_tui --no-ui --device cuda --model gpt --data shakespeare_char --data-dir data \
+  --gpt-preset mini --amp --max-steps 500 --log-every 100 --logdir /tmp/gpu-gpt --name mini
+python - <<'PY'
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+ea = EventAccumulator("/tmp/gpu-gpt/mini", size_guidance={"scalars": 0, "tensors": 0})
+ea.Reload()
+print("mini on CUDA: val loss", round(ea.Scalars("Loss/val")[-1].value, 3), "MFU %",
+      [round(e.value, 1) for e in ea.Scalars("MFU/percent")][-3:],
+      "samples", len(ea.Tensors("Samples/val/text_summary")))
+PY
 fi
