@@ -243,3 +243,30 @@ def test_real_terminal_at_80x24_trains_fits_and_logs_for_tensorboard(tmp_path):
     ea = accumulator(only_run(tmp_path / "runs"))
     # early points after steps 1, 2, 4; then every 5 steps; and the last (64)
     assert len(ea.Scalars("Loss/train")) == 16 and "weights/fc1.weight" in ea.Tags()["histograms"]
+
+
+async def test_picking_gpt_shows_the_text_settings_its_size_and_the_corpus(tmp_path):
+    from conftest import SHARED_DATA
+    from tbx_tui.engine.gpt import GPT, shape_for
+    from tbx_tui.engine.models import count_parameters
+
+    if not (SHARED_DATA / "tinyshakespeare" / "input.txt").is_file():
+        pytest.skip("tiny-Shakespeare not found")
+    config = RunConfig(model="gpt", data="shakespeare_char", data_dir=str(SHARED_DATA),
+                       logdir=str(tmp_path / "runs"))
+    app = make_app("train", config=config)
+    async with app.run_test(size=(140, 44)) as pilot:
+        form = app.screen
+        info = lambda: str(form.query_one("#info").render())  # noqa: E731
+        await wait_for(pilot, lambda: "tokens" in info())
+        assert form.query_one("#row-context").display and form.query_one("#row-lora_rank").display
+        assert not form.query_one("#row-augment").display  # an image model's setting
+        real = count_parameters(GPT(shape_for(config, 65)))  # what the run will build
+        assert f"{real:,} parameters" in info() and "1,115,394 tokens, 65 symbols" in info()
+        form.query_one("#f-model").value = "mlp"  # an image model: its settings come back
+        await pilot.pause()
+        assert not form.query_one("#row-context").display
+        assert form.query_one("#row-augment").display
+        await pilot.press("ctrl+s")  # mlp on text: refused at the field, nothing starts
+        assert "text data trains a language model" in str(form.query_one("#e-model").render())
+        assert app.screen is form

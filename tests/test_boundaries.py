@@ -5,9 +5,11 @@ import sys
 
 
 def modules_after(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint('\\n'.join(sys.modules))"],
+    # After a marker: what the code printed (help text naming torch.compile) is no module.
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint('@@MODULES@@')"
+                          "\nprint('\\n'.join(sys.modules))"],
                          capture_output=True, text=True, check=True, timeout=120).stdout
-    return {m.split(".")[0] for m in out.split()}
+    return {m.split(".")[0] for m in out.split("@@MODULES@@")[-1].split()}
 
 
 def test_engine_imports_no_ui():

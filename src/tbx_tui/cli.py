@@ -109,20 +109,24 @@ def parse_config(argv: Sequence[str]):
     parser = build_parser()
     args = parser.parse_args(argv)
     overrides = {k: getattr(args, k) for k in FIELDS if hasattr(args, k)}
-    file_values: dict[str, Any] = {}
+    file_values: dict[str, Any] | None = None  # None: the file itself was refused
     try:
+        file_values = {}
         if args.resume:
+            file_values = None
             file_values = _resume_values(parser, args, overrides)
         elif args.config:
+            file_values = None
             file_values = load_toml(args.config)
         config = build(file_values, overrides)
     except ConfigError as e:
         # A flag given, or a default that does not go with one given (gpt's text data):
         # either way the flag is what to change.
-        if e.field_name in overrides or e.field_name not in file_values:
+        if e.field_name in overrides or (file_values is not None and
+                                         e.field_name not in file_values):
             got = f" (got {e.value!r})" if e.value is not None else ""
             parser.exit(2, f"{PROG}: error: {flag(e.field_name)}: {e.rule}{got}\n")
-        if e.field_name in file_values and not e.source:
+        if file_values and e.field_name in file_values and not e.source:
             e = ConfigError(e.field_name, e.rule, e.value, source=args.config)
         parser.exit(2, f"{PROG}: error: {e}\n")
     return args, config

@@ -152,31 +152,36 @@ def is_text_data(name: str) -> bool:
     return name == "shakespeare_char" or name.startswith("text:")
 
 
-def _read_corpus(name: str, data_dir: str) -> tuple[str, str]:
-    """(label, text) of a built-in corpus or the user's file or folder of files."""
+def _corpus_files(name: str, data_dir: str) -> tuple[str, list[Path]]:
+    """(label, files) of a built-in corpus (downloaded when absent) or the user's file or
+    folder of files (hidden ones skipped, in name order)."""
     if name == "shakespeare_char":
         path = Path(data_dir).expanduser() / "tinyshakespeare" / "input.txt"
         if not path.is_file():
             _download_shakespeare(path)
-        return "shakespeare_char", _decode(path)
+        return "shakespeare_char", [path]
     path = Path(name[len("text:"):]).expanduser()
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
         if not files:
             raise DataUnavailable(f"data: {path} holds no files")
-        return path.name, "\n".join(_decode(p) for p in files)
+        return path.name, files
     if not path.is_file():
         raise DataUnavailable(f"data: {path} is not a file or folder")
-    return path.name, _decode(path)
+    return path.name, [path]
 
 
-def _decode(path: Path) -> str:
+def _read(path: Path) -> bytes:
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise DataUnavailable(f"data: {path} is over {MAX_FILE_BYTES >> 30} GiB")
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as e:
         raise DataUnavailable(f"data: cannot read {path} ({e.strerror or e})") from None
+
+
+def _decode(path: Path) -> str:
+    raw = _read(path)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -205,13 +210,14 @@ def load_text(name: str, data_dir: str, tokenizer: str, context: int, batch_size
               notes: list[str], base: Tokenizer | None = None) -> TextData:
     """The corpus, encoded. ``base``: the tokenizer of the run fine-tuned from (its ids
     must mean the same)."""
-    if tokenizer == "byte":
-        label, raw = _read_bytes(name, data_dir)
+    label, files = _corpus_files(name, data_dir)
+    if tokenizer == "byte":  # any file reads: no decoding, no vocabulary to agree on
+        raw = b"\n".join(_read(p) for p in files)
         tok = Tokenizer("byte")
         ids = torch.frombuffer(bytearray(raw), dtype=torch.uint8).long() if raw else \
             torch.zeros(0, dtype=torch.long)
     else:
-        label, text = _read_corpus(name, data_dir)
+        text = "\n".join(_decode(p) for p in files)
         tok = base if base is not None and base.kind == "char" else \
             Tokenizer("char", "".join(sorted(set(text))))
         try:
@@ -230,18 +236,3 @@ def load_text(name: str, data_dir: str, tokenizer: str, context: int, batch_size
                  f"symbols): {data.n_train_tokens:,} train / {n_val:,} val, windows of "
                  f"{context}")
     return data
-
-
-def _read_bytes(name: str, data_dir: str) -> tuple[str, bytes]:
-    if name == "shakespeare_char":
-        label, text = _read_corpus(name, data_dir)
-        return label, text.encode("utf-8")
-    path = Path(name[len("text:"):]).expanduser()
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")) \
-        if path.is_dir() else [path]
-    if not files or not all(p.is_file() for p in files):
-        raise DataUnavailable(f"data: {path} is not a file or a folder of files")
-    try:
-        return path.name, b"\n".join(p.read_bytes() for p in files)
-    except OSError as e:
-        raise DataUnavailable(f"data: cannot read {path} ({e.strerror or e})") from None

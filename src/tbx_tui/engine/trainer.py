@@ -239,8 +239,8 @@ class Trainer(Resuming):
             from .lm_eval import peak_flops
 
             peak = peak_flops(device)
-            if peak:
-                self._flops_per_token = model.shape.flops_per_token() / peak
+            if peak:  # the group's tokens/s over the group's peak
+                self._flops_per_token = model.shape.flops_per_token() / (peak * self.world.size)
         else:
             model = build_model(cfg.model, data.in_shape, data.num_classes)
         # Resumed: the weights come from the checkpoint, not from --init-from.
