@@ -146,7 +146,8 @@ class RunConfig:
     lora_alpha: float = _f(16.0, "gpt: LoRA's scale is alpha / rank", gt=0.0, max=1e6)
     lora_targets: str = _f("attn.qkv,attn.proj", "gpt: the linear layers LoRA adapts: "
                            "name patterns, comma-separated (fc, proj, attn.*)", max=1000)
-    compile: bool = _f(False, "torch.compile the model (slow to start; for long runs)")
+    compile: bool = _f(False, "torch.compile the model on CUDA (slow to start; for long "
+                       "runs)")
     logdir: str = _f("./runs", "directory that holds one folder per run", max=PATH_MAX)
     name: str = _f("", "run folder name; empty = <model>-<data>-<timestamp>", max=NAME_MAX)
 

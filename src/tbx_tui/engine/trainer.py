@@ -266,8 +266,10 @@ class Trainer(Resuming):
         optimizer = make_optimizer(cfg, param_groups(model, cfg.lr, cfg.head_lr))
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels
-        if cfg.compile:  # the bare module compiled, then wrapped: names stay unprefixed
+        if cfg.compile and device.type == "cuda":  # compiled, then wrapped: names unprefixed
             model = torch.compile(model)
+        elif cfg.compile:  # inductor's CPU code needs a C++ toolchain, and gains little
+            notes.append(f"--compile: on CUDA only; training uncompiled on {device.type}")
         if self.world.active:  # gradients averaged over the ranks in backward()
             from torch.nn.parallel import DistributedDataParallel
 
