@@ -220,8 +220,11 @@ class ConsoleSink:
         self._info = info
         c = info.config
         amp = ", bf16 autocast" if info.amp else ""
+        sizes = (f"{info.train_size:,} train / {info.test_size:,} val windows"
+                 if getattr(c, "is_lm", False) else
+                 f"{info.train_size:,} train / {info.test_size:,} test")
         self._print(f"training {c.model} ({info.parameters:,} parameters) on {c.data} "
-                    f"({info.train_size:,} train / {info.test_size:,} test) on "
+                    f"({sizes}) on "
                     f"{info.device}{amp}: {info.total_steps:,} steps "
                     f"({info.steps_per_epoch:,} per epoch) -> {info.run_dir}")
         for note in info.notes:

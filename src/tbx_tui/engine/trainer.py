@@ -27,7 +27,7 @@ from .streaming import DataPath, StreamingData
 from .histograms import summarize
 from .run_folder import LogdirUnusable, SpaceReserve, check_logdir, create_run_folder
 from .finetune import InitUnusable, freeze, load_initial, param_groups
-from .models import ModelUnusable, build_model, count_parameters
+from .models import build_model, count_parameters
 from .resuming import Resuming, bare_model
 from .sinks import RunInfo, RunResult, Sink
 
@@ -252,8 +252,8 @@ class Trainer(Resuming):
 
             try:
                 wrapped = apply_lora(model, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets)
-            except ValueError as e:
-                raise ModelUnusable(str(e)) from None
+            except ValueError as e:  # "lora_targets: … matches no linear layer": exit 2
+                raise InitUnusable(str(e)) from None
             init.trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
             init.frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
             notes.append(f"LoRA rank {cfg.lora_rank}, alpha {cfg.lora_alpha:g} on "

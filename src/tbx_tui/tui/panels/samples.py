@@ -10,7 +10,7 @@ from textual.widgets import Static
 from . import Panel, PanelContext
 
 PREFIX = "Samples/"
-MAX_LINES = 7  # the panel is 8 rows high at most (app.tcss), its title one of them
+MAX_LINES = 12
 
 
 def sample_text(raw: str) -> str:
@@ -36,7 +36,8 @@ class SamplesPanel(Static, Panel):
             self._sig = None
             return False
         last = points[-1]
-        height = MAX_LINES
+        # At most 30% of the screen (app.tcss), its title one row of it: the newest lines
+        height = min(max(int(self.app.size.height * 0.3) - 2, 2), MAX_LINES)
         sig = (ctx.current, last.step, len(points))
         if sig == self._sig and self.display:
             return False
