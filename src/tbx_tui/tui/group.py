@@ -104,8 +104,8 @@ class GroupSession:
 
     def stop(self) -> None:
         """SIGTERM to the launcher: torchrun passes it to every rank, which stop as one."""
-        if self.running:
-            self.stop_sent = True
+        if self.running and not self.stop_sent:  # once: a second one would cut torchrun's
+            self.stop_sent = True                # orderly shutdown of the ranks short
             os.kill(self.proc.pid, signal.SIGTERM)
 
     def quit(self, timeout: float = 2.0) -> bool:

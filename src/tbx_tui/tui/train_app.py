@@ -59,5 +59,6 @@ class TrainApp(ThemedApp):
         session and output file, and ``tbx-tui watch`` follows it again."""
         self._hung_up = self._hung_up or hangup
         for s in self.training.sessions:
-            if s.running and not (self._hung_up and isinstance(s, GroupSession)):
-                s.quit(timeout)
+            group = isinstance(s, GroupSession)
+            if s.running and not (group and (self._hung_up or s.stop_sent)):
+                s.quit(timeout)  # a group already told to stop saves on its own
