@@ -1,5 +1,6 @@
 """The run table: one row per run — shown on the charts or not, name, what tells it apart
-(its differing hyperparameters), status, last step, last update, final test metrics,
+(its differing hyperparameters), status, last step, last update, final test metrics (a
+language model's validation loss and perplexity),
 skipped records, what keeps a file from being read. Space puts the highlighted run on or
 off the charts; the highlighted run is the one histograms and export use."""
 
@@ -15,6 +16,7 @@ from . import Panel, PanelContext
 
 # Final metrics shown when some run has them (the last point of the tag).
 METRICS = (("Loss/test", "test loss", "{:.4f}"), ("Accuracy/test", "test acc", "{:.2%}"),
+           ("Loss/val", "val loss", "{:.4f}"), ("Perplexity/val", "ppl", "{:.2f}"),
            ("loss", "loss", "{:.4f}"))
 FIXED = (("on", ""), ("run", "run"), ("status", "status"), ("step", "step"),
          ("updated", "updated"))
