@@ -80,10 +80,21 @@ async def train_with_a_broken(tmp_path, monkeypatch, owner, name: str, error: Ex
     async with app.run_test(size=(120, 36)) as pilot:
         screen, s = await start_training(pilot)
         await wait_for(pilot, lambda: s.result is not None, timeout=120)
-        await pilot.pause(0.5)
         assert app.is_running and s.result.state.value == "finished"
         assert (s.run_dir / "model.pt").exists()
-        check(screen)
+
+        def checked() -> bool:  # the charts follow the event files a watcher poll later
+            try:
+                check(screen)
+            except Exception:
+                return False
+            return True
+
+        deadline = time.monotonic() + 10
+        while not checked() and time.monotonic() < deadline:
+            await pilot.pause(0.1)
+        assert app.is_running
+        check(screen)  # once more, for its own assertion message
 
 
 async def test_a_chart_that_cannot_draw_says_so_and_training_goes_on(tmp_path, monkeypatch):
