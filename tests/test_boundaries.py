@@ -37,3 +37,17 @@ def test_the_ui_imports_no_torch():
     mods = modules_after("import tbx_tui.tui.train_app, tbx_tui.tui.watch_app, tbx_tui.catalog")
     assert "textual" in mods
     assert "torch" not in mods and "tensorboardX" not in mods
+
+
+def test_every_package_is_in_the_wheel():
+    """pyproject lists the packages by hand (themes/ maps in from the top level): a new
+    sub-package left out would be missing from a non-editable install."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {".".join(p.parent.relative_to(root / "src").parts)
+             for p in (root / "src" / "tbx_tui").rglob("__init__.py")}
+    assert found <= listed, found - listed
