@@ -181,8 +181,10 @@ class Trainer(Resuming):
             self._resume_dir = self._restarted_run()
         if self._resume_dir is not None:  # before the data loads: a refusal answers at once
             resume = self._resume_point(self._resume_dir)
-        else:
-            check_logdir(cfg.logdir)  # before the data loads: a bad logdir answers at once
+        elif self.world.main:  # before the data loads: a bad logdir answers at once.
+            # Rank 0 alone: the check makes and removes missing folders, and two ranks
+            # doing so at once removed the folder under each other (seen in CI).
+            check_logdir(cfg.logdir)
         device = resolve_device(cfg.device)
         if self.world.active:
             device = distributed.join(self.world, device)
