@@ -1,9 +1,11 @@
 """Facts about the user's data files that need neither torch nor decoding (the setup form
-asks them on every keystroke): class folders counted by name, NumPy array headers."""
+asks them on every keystroke): class folders counted by name, NumPy array headers, the
+files of a text corpus."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -57,3 +59,16 @@ def npz_shapes(path: str) -> dict[str, tuple[int, ...]] | str:
             return shapes
     except Exception as e:
         return f"cannot read {path} as a NumPy archive ({type(e).__name__})"
+
+
+def shakespeare_file(data_dir: str) -> Path:
+    """Where tiny-Shakespeare is looked for and downloaded (torchvision-style layout)."""
+    return Path(data_dir).expanduser() / "tinyshakespeare" / "input.txt"
+
+
+def text_files(path: Path) -> list[Path]:
+    """A text corpus's files: the file itself, or a folder's files in name order, hidden
+    ones skipped."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return [path]

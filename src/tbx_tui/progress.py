@@ -40,9 +40,14 @@ def progress_line(p, width: int = 0, bar: bool = True) -> str:
     return text[: width - 1]
 
 
+def evaluated_on(metrics: dict[str, float]) -> str:
+    """"test" for a classifier's test set, "val" for a language model's validation text."""
+    return "val" if "Loss/val" in metrics else "test"
+
+
 def metrics_line(metrics: dict[str, float]) -> str:
     """The evaluation in words: a classifier's test metrics, a language model's."""
-    if "Loss/val" in metrics:
+    if evaluated_on(metrics) == "val":
         return (f"loss {metrics['Loss/val']:.4f}  perplexity {metrics['Perplexity/val']:.2f}"
                 f"  token accuracy {_pct(metrics['Accuracy/val']).strip()}")
     return (f"loss {metrics['Loss/test']:.4f}  accuracy {_pct(metrics['Accuracy/test']).strip()}"

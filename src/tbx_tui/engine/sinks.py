@@ -15,7 +15,7 @@ from typing import Callable, Protocol, TextIO
 
 from .control import Progress, RunState
 from ..logs.runstate import STATE_TAG, end_state_text
-from ..progress import duration as _duration, metrics_line, progress_line
+from ..progress import duration as _duration, evaluated_on, metrics_line, progress_line
 from .histograms import Histogram
 
 TEST_METRICS = ("Loss/test", "Accuracy/test", "Precision/test", "Recall/test")
@@ -242,8 +242,7 @@ class ConsoleSink:
 
     def epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
         epochs = self._info.config.epochs if self._info else "?"
-        which = "val" if "Loss/val" in metrics else "test"
-        self._print(f"epoch {epoch}/{epochs} {which}  {metrics_line(metrics)}")
+        self._print(f"epoch {epoch}/{epochs} {evaluated_on(metrics)}  {metrics_line(metrics)}")
 
     def message(self, text: str) -> None:
         self._print(text)
@@ -258,8 +257,7 @@ class ConsoleSink:
         where = result.run_dir if result.run_dir else "(no run folder)"
         took = f"{result.steps:,} steps in {_duration(result.elapsed_s)}"
         if result.state in (RunState.FINISHED, RunState.STOPPED) and result.metrics:
-            which = "val" if "Loss/val" in result.metrics else "test"
-            self._print(f"{result.state.value}: {where} ({took})  {which} "
+            self._print(f"{result.state.value}: {where} ({took})  {evaluated_on(result.metrics)} "
                         f"{metrics_line(result.metrics)}")
         else:
             trace = f" (traceback: {result.error_log})" if result.error_log else ""

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data_files import shakespeare_file, text_files
 from .data import DataUnavailable
 
 SHAKESPEARE_URL = ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
@@ -39,7 +40,6 @@ class Tokenizer:
 
     def __init__(self, kind: str, vocab: str = ""):
         self.kind, self.vocab = kind, vocab
-        self._index = {c: i for i, c in enumerate(vocab)}
 
     @property
     def size(self) -> int:
@@ -55,7 +55,7 @@ class Tokenizer:
         table[vocab] = np.arange(len(vocab))
         ids = table[cps]
         if (ids < 0).any():
-            missing = sorted(set(text) - set(self._index))
+            missing = sorted(set(text) - set(self.vocab))
             raise ValueError(f"characters not in the run's vocabulary: "
                              f"{''.join(missing)[:20]!r}")
         return torch.from_numpy(ids)
@@ -154,21 +154,19 @@ def is_text_data(name: str) -> bool:
 
 def _corpus_files(name: str, data_dir: str) -> tuple[str, list[Path]]:
     """(label, files) of a built-in corpus (downloaded when absent) or the user's file or
-    folder of files (hidden ones skipped, in name order)."""
+    folder of files (data_files.text_files)."""
     if name == "shakespeare_char":
-        path = Path(data_dir).expanduser() / "tinyshakespeare" / "input.txt"
+        path = shakespeare_file(data_dir)
         if not path.is_file():
             _download_shakespeare(path)
         return "shakespeare_char", [path]
     path = Path(name[len("text:"):]).expanduser()
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-        if not files:
-            raise DataUnavailable(f"data: {path} holds no files")
-        return path.name, files
-    if not path.is_file():
+    if not (path.is_dir() or path.is_file()):
         raise DataUnavailable(f"data: {path} is not a file or folder")
-    return path.name, [path]
+    files = text_files(path)
+    if not files:
+        raise DataUnavailable(f"data: {path} holds no files")
+    return path.name, files
 
 
 def _read(path: Path) -> bytes:

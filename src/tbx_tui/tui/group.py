@@ -73,10 +73,14 @@ class GroupSession:
     def run_dir(self) -> Path | None:
         if not self.folder.is_dir():
             return None
-        if self._toml and (self.folder / "config.toml").exists():  # read, and copied there
+        if (self.folder / "config.toml").exists():  # read, and copied there
+            self._drop_settings_file()
+        return self.folder
+
+    def _drop_settings_file(self) -> None:
+        if self._toml:
             Path(self._toml).unlink(missing_ok=True)
             self._toml = None
-        return self.folder
 
     @property
     def ended(self) -> str | None:
@@ -85,9 +89,7 @@ class GroupSession:
             return "failed"
         if self.proc is None or self.proc.poll() is None:
             return None
-        if self._toml:  # the run keeps its own copy (config.toml)
-            Path(self._toml).unlink(missing_ok=True)
-            self._toml = None
+        self._drop_settings_file()  # the run keeps its own copy (config.toml)
         return _ENDS.get(self.proc.returncode, "failed")
 
     def last_line(self) -> str:

@@ -83,17 +83,16 @@ def text_facts(data: str, data_dir: str, tokenizer: str, done) -> None:
     def probe():
         from pathlib import Path
 
+        from ...data_files import shakespeare_file, text_files
+
         try:
             if data.strip() == "shakespeare_char":
-                path = Path(data_dir).expanduser() / "tinyshakespeare" / "input.txt"
-                if not path.is_file():
+                files = [shakespeare_file(data_dir)]
+                if not files[0].is_file():
                     done("not downloaded yet: the run downloads it into the data dir")
                     return
-                files = [path]
-            else:
-                root = Path(data.strip()[len("text:"):]).expanduser()
-                files = sorted(p for p in root.rglob("*") if p.is_file()) \
-                    if root.is_dir() else [root]
+            else:  # the same files the run will read
+                files = text_files(Path(data.strip()[len("text:"):]).expanduser())
             if tokenizer == "byte":
                 done((sum(p.stat().st_size for p in files) + len(files) - 1, 256))
                 return
