@@ -170,3 +170,26 @@ async def test_the_app_stops_a_run_then_resumes_it_in_its_own_folder(tmp_path):
         await wait_for(pilot, lambda: screen.store.runs[name].end_state == "finished")
         steps = screen.store.runs[name].scalars["Loss/train"].steps
         assert list(steps) == sorted(set(steps)) and steps[-1] == 359
+
+
+async def test_resume_in_a_terminal_continues_the_run_without_a_form(tmp_path):
+    """`tbx-tui --resume RUN_DIR` on a terminal: the app continues that run in its folder
+    (a form would only start another run under a new name)."""
+    from test_app import quick, wait_for
+    from tbx_tui.config import RunConfig, load_toml
+    from tbx_tui.engine import TensorBoardSink, Trainer
+    from tbx_tui.tui.app import make_app
+    from tbx_tui.tui.screens.training import TrainingScreen
+
+    first = Trainer(quick(tmp_path, max_steps=20, hist_every=0, sys_every=0),
+                    [TensorBoardSink()]).run()
+    config = RunConfig(**{**load_toml(first.run_dir / "config.toml"), "max_steps": 0})
+    app = make_app("train", config=config, resume=str(first.run_dir))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen) and
+                       app.screen.session is not None and
+                       app.screen.session.result is not None)
+        result = app.screen.session.result
+    assert result.state.value == "finished" and result.steps == 64
+    assert result.run_dir == first.run_dir
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == [first.run_dir.name]

@@ -253,7 +253,8 @@ def _main(argv: list[str]) -> int:
         if sys.stdin.isatty() and sys.stdout.isatty():
             from .tui.app import make_app
 
-            app = make_app("train", config=config, theme=args.theme)
+            app = make_app("train", config=config, theme=args.theme,
+                           resume=str(Path(args.resume).expanduser()) if args.resume else None)
             try:
                 app.run()
             finally:  # however the app ended, a run still training is stopped and closed

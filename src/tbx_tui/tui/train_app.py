@@ -15,16 +15,20 @@ class TrainApp(ThemedApp):
     TITLE = "tbx-tui"
 
     def __init__(self, config: RunConfig | None = None, clock=time.time,
-                 theme_name: str | None = None):
+                 theme_name: str | None = None, resume: str | None = None):
         super().__init__(theme_name, clock)
         self.initial = config or RunConfig()
+        self.resume = resume  # tbx-tui --resume RUN_DIR: continue it, no form
         self.training = TrainingScreen(clock, self.initial.logdir)
         self._hung_up = False
 
     def on_mount(self) -> None:
         # Textual runs the base class's on_mount too (handlers run along the MRO).
         self.push_screen(self.training)
-        self.open_setup(self.initial, first=True)
+        if self.resume:  # the settings are the run's own: a form would start another run
+            self.training.start(self.initial, resume=self.resume)
+        else:
+            self.open_setup(self.initial, first=True)
 
     def open_setup(self, config: RunConfig | None, first: bool = False) -> None:
         def chosen(result: RunConfig | None) -> None:
