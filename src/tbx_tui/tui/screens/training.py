@@ -187,8 +187,13 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
             # "stopped: FOLDER (N steps in T)  test loss …": the end line of the run
             m = re.match(r"(\w+): (.+?) \(([^)]*)\)\s+(.*)$", line)
             if ended != "failed" and m:
+                # the headline (loss and accuracy, or perplexity) outlasts the rest on a
+                # narrow terminal, as for a run in this process (_end_metrics)
+                metrics = m.group(4).split("  ")
+                rest = [(2, escape("  ".join(metrics[2:])))] if metrics[2:] else []
                 return [(0, f"[b cyan]{ended}[/]"), (0, escape(m.group(3))),
-                        (1, escape(m.group(4))), (4, escape(m.group(2))), out]
+                        (1, escape("  ".join(metrics[:2]))), *rest,
+                        (4, escape(m.group(2))), out]
             line = line.removeprefix(f"{ended}: ").removeprefix("tbx-tui: error: ")
             return [(-1, f"[b red]{ended}[/]: {escape(line)}"), out]  # whole, wrapped
         run = self.store.runs.get(s.config.name)
