@@ -181,6 +181,16 @@ def test_a_closed_output_pipe_does_not_stop_training(tmp_path):
     assert [e.step for e in ea.Scalars("Accuracy/test")] == [31, 63, 95]
 
 
+def test_a_listing_into_a_closed_pipe_ends_quietly(tmp_path):
+    """`tbx-tui models | head -1`: no BrokenPipeError traceback, the shell's 141."""
+    proc = subprocess.Popen([sys.executable, "-m", "tbx_tui", "models"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141 and err == ""
+
+
 def test_max_steps_still_ends_with_an_evaluation(tmp_path):
     r = cli("--no-ui", "--model", "mlp", "--data", "synthetic", "--max-steps", "7",
             "--log-every", "100", cwd=tmp_path)
