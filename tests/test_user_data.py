@@ -3,6 +3,8 @@ every way they can be wrong — one line, no run folder."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 import warnings
 
@@ -77,6 +79,31 @@ def test_streaming_and_resident_runs_on_real_mnist_pngs_train_the_same(tmp_path,
     assert same(resident.epoch(perm, 256), streaming.epoch(perm, 256)) == (6, True)
     assert same(resident.test_batches(128), streaming.test_batches(128)) == (3, True)
     streaming.close()
+
+
+def test_a_killed_streaming_run_takes_its_workers_with_it(tmp_path, shared_data):
+    """kill -9 of the trainer: its decoding workers go too (they waited forever, blocked
+    writing batches no one would read)."""
+    import psutil
+
+    root = png_folder(tmp_path / "digits", shared_data, per_class=30, held=2)
+    proc = subprocess.Popen([sys.executable, "-m", "tbx_tui", "--no-ui", "--model", "mlp",
+                             "--data", f"folder:{root}", "--image-size", "64", "--epochs",
+                             "1000", "--data-memory", "1", "--workers", "2"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+    lines = []
+    while not any("step " in line for line in lines[-1:]):
+        lines.append(proc.stdout.readline())
+        assert lines[-1], "".join(lines)
+    assert "streaming" in "".join(lines)
+    workers = psutil.Process(proc.pid).children()
+    assert len(workers) == 2
+    proc.kill()
+    proc.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=5)
+    for p in alive:  # not left behind by a failing run of this test
+        p.kill()
+    assert not alive, alive
 
 
 def test_one_pool_is_split_by_seed_and_resized(tmp_path, shared_data):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import signal
+import sys
 import warnings
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ import torch
 
 PREFETCH = 4  # batches queued per worker: enough to ride out a slow file or a GC pause
 MIB = 1 << 20
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _mib(n: int) -> str:
@@ -185,11 +187,20 @@ class EpochOrder:
             yield chunk.tolist()
 
 
-def _quiet_worker(_: int) -> None:
+def _quiet_worker(parent: int, _: int) -> None:
     # Ctrl+C, a hang-up or a TERM sent to the process group is the main process's to
     # handle: it finishes the step, evaluates (with these workers) and saves.
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, signal.SIG_IGN)
+    # A kill -9 of the trainer leaves no one to stop the workers, and torch's own check
+    # never runs while a worker waits to write a batch no one reads: they stayed forever
+    # (seen here). The kernel kills them with the thread that started them instead.
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before that was in place
+        os._exit(0)
 
 
 def auto_workers() -> int:
@@ -239,7 +250,8 @@ class StreamingData:
 
         return DataLoader(source, sampler=order, batch_size=None, num_workers=self.workers,
                           pin_memory=self.device.type == "cuda", prefetch_factor=PREFETCH,
-                          persistent_workers=persistent, worker_init_fn=_quiet_worker,
+                          persistent_workers=persistent,
+                          worker_init_fn=functools.partial(_quiet_worker, os.getpid()),
                           collate_fn=_as_is)
 
     def _batches(self, loader):
