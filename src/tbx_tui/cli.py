@@ -227,6 +227,8 @@ def models_main(argv: Sequence[str]) -> int:
     from .refs import BUILTIN_MODELS, FORMS, entry_points
 
     print("built in:    " + ", ".join(BUILTIN_MODELS))
+    print("language:    gpt (our own, on text data), hf:NAME_OR_PATH (a Hugging Face causal "
+          "LM; the [llm] extra)")
     try:
         from .engine.models import torchvision_classifiers
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .refs import (BUILTIN_DATA, BUILTIN_MODELS, LM_MODELS, TEXT_DATA, parse_data, parse_model,
-                   slug)
+from .refs import (BUILTIN_DATA, BUILTIN_MODELS, TEXT_DATA, is_lm_model, parse_data,
+                   parse_model, slug)
 
 # Names only: the builders live in tbx_tui.engine (torch). A test keeps them in step.
 MODELS = BUILTIN_MODELS  # and any reference refs.parse_model accepts
@@ -27,7 +27,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "step")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 AUGMENTS = ("none", "flip", "crop", "crop+flip")  # engine/augment.py draws them
-TOKENIZERS = ("char", "byte")  # engine/text.py
+TOKENIZERS = ("auto", "char", "byte")  # engine/text.py; auto: char for gpt, its own for hf:
 # gpt's presets (layers, heads, width, context), from one that trains on this 2-core
 # machine in seconds to GPT-2 small's shape; engine/gpt.py builds them.
 GPT_PRESETS = {"tiny": (4, 4, 128, 64), "mini": (6, 6, 384, 256), "small": (8, 8, 512, 512),
@@ -133,19 +133,22 @@ class RunConfig:
     n_head: int = _f(0, "gpt: attention heads; 0 = the preset's", min=0, max=512)
     n_embd: int = _f(0, "gpt: width; 0 = the preset's; a multiple of the heads", min=0,
                      max=65_536)
-    context: int = _f(0, "gpt: context length; 0 = the preset's", min=0, max=131_072,
+    context: int = _f(0, "context length; 0 = gpt's preset's, an hf: model's own (at most "
+                      "1,024)", min=0, max=131_072,
                       unit="tokens")
     dropout: float = _f(0.0, "gpt: dropout after attention, MLP and embeddings", min=0.0,
                         lt=1.0)
-    tokenizer: str = _f("char", "text: char (the corpus's own characters) or byte (UTF-8 "
-                        "bytes: every corpus shares them)", choices=TOKENIZERS)
+    tokenizer: str = _f("auto", "text: char (the corpus's own characters), byte (UTF-8 "
+                        "bytes: every corpus shares them), or auto: char for gpt, an hf: "
+                        "model's own", choices=TOKENIZERS)
     sample_tokens: int = _f(200, "text: tokens generated at each evaluation (TensorBoard's "
                             "Text tab); 0 = none", min=0, max=100_000, unit="tokens")
-    lora_rank: int = _f(0, "gpt: LoRA adapters of this rank on --lora-targets, all else "
+    lora_rank: int = _f(0, "LoRA adapters of this rank on --lora-targets, all else "
                         "frozen; 0 = off (full training)", min=0, max=4096)
-    lora_alpha: float = _f(16.0, "gpt: LoRA's scale is alpha / rank", gt=0.0, max=1e6)
-    lora_targets: str = _f("attn.qkv,attn.proj", "gpt: the linear layers LoRA adapts: "
-                           "name patterns, comma-separated (fc, proj, attn.*)", max=1000)
+    lora_alpha: float = _f(16.0, "LoRA's scale is alpha / rank", gt=0.0, max=1e6)
+    lora_targets: str = _f("", "the linear layers LoRA adapts: name patterns, "
+                           "comma-separated (fc, proj, attn.*); empty = the attention's "
+                           "(gpt: attn.qkv,attn.proj; hf: peft's choice)", max=1000)
     compile: bool = _f(False, "torch.compile the model on CUDA (slow to start; for long "
                        "runs)")
     logdir: str = _f("./runs", "directory that holds one folder per run", max=PATH_MAX)
@@ -156,22 +159,50 @@ class RunConfig:
             check_field(f.name, getattr(self, f.name))
         text = is_text_data(self.data)
         if self.is_lm and not text:
-            raise ConfigError("data", "gpt trains on text: shakespeare_char or text:PATH",
-                              self.data)
+            raise ConfigError("data", f"{self.model.strip()} trains on text: shakespeare_char "
+                              "or text:PATH", self.data)
         if text and not self.is_lm:
-            raise ConfigError("model", "text data trains a language model: gpt", self.model)
+            raise ConfigError("model", "text data trains a language model: gpt or "
+                              "hf:NAME_OR_PATH", self.model)
         if self.lora_rank and not self.is_lm:
-            raise ConfigError("lora_rank", "LoRA adapts gpt models; for image models use "
-                              "--freeze", self.lora_rank)
-        if self.is_lm:
+            raise ConfigError("lora_rank", "LoRA adapts language models; for image models "
+                              "use --freeze", self.lora_rank)
+        if self.is_hf:
+            self._check_hf()
+        elif self.is_lm:
             layers, heads, width, context = self.gpt_shape()
             if width % heads:
                 raise ConfigError("n_embd", f"must be a multiple of the heads ({heads}); "
                                   f"the width is {width}", self.n_embd)
 
+    def _check_hf(self) -> None:
+        """hf: models bring their own shape, tokenizer and weights."""
+        for name in GPT_SHAPE:
+            if getattr(self, name) != FIELDS[name].default:
+                raise ConfigError(name, "sets gpt's shape; hf: models keep their own",
+                                  getattr(self, name))
+        if self.tokenizer != "auto":
+            raise ConfigError("tokenizer", "hf: models read text with their own tokenizer: "
+                              "leave it at auto", self.tokenizer)
+        if self.init_from:
+            raise ConfigError("init_from", "hf: models start from their own weights; to "
+                              "fine-tune a finished run use --model hf:RUN/hf, to go on "
+                              "with one --resume RUN", self.init_from)
+
     @property
     def is_lm(self) -> bool:
-        return self.model.strip() in LM_MODELS
+        return is_lm_model(self.model)
+
+    @property
+    def is_hf(self) -> bool:
+        return self.model.strip().startswith("hf:")
+
+    @property
+    def text_tokenizer(self) -> str:
+        """char, byte or hf: what ``tokenizer`` means for this model."""
+        if self.is_hf:
+            return "hf"
+        return "char" if self.tokenizer == "auto" else self.tokenizer
 
     def gpt_shape(self) -> tuple[int, int, int, int]:
         """gpt's (layers, heads, width, context): the preset, with this run's overrides."""
@@ -194,7 +225,8 @@ class RunConfig:
         # The data path and its workers change the speed only: batches come from the
         # same seeded order either way.
         skip = {"data_dir", "logdir", "name", "data_memory", "workers", "sys_every", "compile",
-                *CHECKPOINTING, *(IMAGE_ONLY if self.is_lm else LM_ONLY)}
+                *CHECKPOINTING, *(IMAGE_ONLY if self.is_lm else LM_ONLY),
+                *(GPT_SHAPE if self.is_hf else ())}
         return {k: v for k, v in self.to_dict().items() if k not in skip}
 
 
@@ -202,6 +234,7 @@ FIELDS = {f.name: f for f in fields(RunConfig)}
 # Settings that mean something for one kind of model only: left out of the other's HParams.
 LM_ONLY = ("gpt_preset", "n_layer", "n_head", "n_embd", "context", "dropout", "tokenizer",
            "sample_tokens", "lora_rank", "lora_alpha", "lora_targets")
+GPT_SHAPE = ("gpt_preset", "n_layer", "n_head", "n_embd", "dropout")  # not for hf: models
 IMAGE_ONLY = ("image_size", "val_fraction", "augment", "data_memory", "workers")
 CHECKPOINTING = ("ckpt_minutes", "ckpt_every", "keep_ckpts")
 # What --resume may change: how long to go on, how often to log and checkpoint, where the

@@ -7,6 +7,7 @@ A model is one of:
   ``FILE.py:NAME``                          NAME from a Python file
   ``package.module:NAME``                   NAME from an importable module
   ``NAME``                                  an entry point in the ``tbx_tui.models`` group
+  ``hf:NAME_OR_PATH``                       a Hugging Face causal LM (engine/hf.py)
 NAME is an ``nn.Module`` subclass or a factory; either is called as
 ``NAME(in_shape, num_classes)`` with ``in_shape = (channels, height, width)`` of the
 dataset and must give an ``nn.Module`` whose output for a batch ``(N, *in_shape)`` is
@@ -25,13 +26,20 @@ ENTRY_POINT_GROUP = "tbx_tui.models"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _TV = re.compile(r"^[a-z0-9_]+$")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 FORMS = ("mlp, simple_cnn, resnet18, gpt (a language model), tv:NAME (torchvision), "
-         "FILE.py:NAME or MODULE:NAME")
+         "FILE.py:NAME or MODULE:NAME, hf:NAME_OR_PATH (a Hugging Face causal LM)")
+
+
+def is_lm_model(text: str) -> bool:
+    """A language model: trained on text data."""
+    text = text.strip()
+    return text in LM_MODELS or text.startswith("hf:")
 
 
 @dataclass(frozen=True)
 class ModelRef:
-    kind: str        # builtin, tv, file, module, entry
+    kind: str        # builtin, lm, hf, tv, file, module, entry
     target: str      # the name, the torchvision name, the file path or the module
     attr: str = ""   # the class or factory in the file or module
 
@@ -54,6 +62,15 @@ def parse_model(text: str) -> ModelRef:
         return ModelRef("builtin", text)
     if text in LM_MODELS:
         return ModelRef("lm", text)
+    if text.startswith("hf:"):
+        name = text[3:]
+        path = os.path.expanduser(name)
+        if os.path.isdir(path):
+            return ModelRef("hf", os.path.abspath(path))
+        if name.startswith(("/", ".", "~")) or not _HUB_ID.match(name):
+            raise ValueError(f"hf:NAME_OR_PATH takes a folder written by save_pretrained or "
+                             f"a Hugging Face model id such as hf:gpt2; no such folder: {name}")
+        return ModelRef("hf", name)
     if text.startswith("tv:"):
         name = text[3:]
         if not _TV.match(name):
@@ -81,6 +98,8 @@ def canonical(text: str) -> str:
     """The reference as a run file keeps it: a file by its absolute path, so
     ``tbx-tui --config <run>/config.toml`` works from any folder."""
     ref = parse_model(text)
+    if ref.kind == "hf":
+        return f"hf:{ref.target}"
     return f"{ref.target}:{ref.attr}" if ref.kind == "file" else text.strip()
 
 
@@ -139,6 +158,8 @@ def slug(text: str) -> str:
     import re
 
     last = text.rstrip("/").rsplit(":", 1)[-1]
+    if text.startswith("hf:") and os.path.basename(last) == "hf":  # another run's hf/
+        last = os.path.dirname(last)
     last = os.path.basename(last.rstrip("/")) or last
-    last = re.sub(r"\.(py|npz|txt)$", "", last)
+    last = re.sub(r"\.(py|npz|txt|md)$", "", last)
     return re.sub(r"[^A-Za-z0-9._+=-]+", "-", last).strip("-.") or "x"

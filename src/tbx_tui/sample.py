@@ -45,8 +45,9 @@ def _problem(run: Path) -> str | None:
     for name in ("config.toml", "tokenizer.json"):
         if not (run / name).is_file():
             return f"{run} is not a language-model run folder (no {name})"
-    if not (run / "model.pt").is_file() and not any((run / "checkpoints").glob("step-*.pt")):
-        return f"{run} has no model.pt and no checkpoint yet"
+    if not (run / "model.pt").is_file() and not (run / "hf" / "config.json").is_file() and \
+            not any((run / "checkpoints").glob("step-*.pt")):
+        return f"{run} has no saved model and no checkpoint yet"
     return None
 
 
@@ -54,9 +55,9 @@ def _generate(run: Path, args) -> int:
     import torch
 
     from .config import ConfigError, RunConfig, load_toml
-    from .engine.checkpoint import ResumeUnusable, load_latest
-    from .engine.gpt import GPT, shape_for
+    from .engine.checkpoint import ResumeUnusable
     from .engine.text import Tokenizer
+    from .engine.finetune import InitUnavailable
     from .engine.trainer import DeviceUnavailable, resolve_device
 
     try:
@@ -66,17 +67,14 @@ def _generate(run: Path, args) -> int:
     except (ConfigError, TypeError, ValueError, OSError) as e:
         print(f"{PROG}: error: {run}: {e}", file=sys.stderr)
         return 2
+    except InitUnavailable as e:  # an hf: run without the [llm] extra
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
     if not cfg.is_lm:
         print(f"{PROG}: error: {run} trained {cfg.model}, not a language model", file=sys.stderr)
         return 2
     try:
-        if (run / "model.pt").is_file():
-            state, source = torch.load(run / "model.pt", weights_only=True), "model.pt"
-        else:
-            path, ckpt = load_latest(run)
-            state, source = ckpt["model"], str(path.relative_to(run))
-        model = GPT(shape_for(cfg, tok.size))
-        model.load_state_dict(state)
+        model, source = _model(run, cfg, tok)
     except (OSError, RuntimeError, ResumeUnusable, ValueError, KeyError) as e:
         print(f"{PROG}: error: {run}: {e}", file=sys.stderr)
         return 1
@@ -99,3 +97,34 @@ def _generate(run: Path, args) -> int:
           + (f", top-k {args.top_k}" if args.top_k else ""), file=sys.stderr)
     sys.stdout.write(tok.decode(out[0].tolist()) + "\n")
     return 0
+
+
+def _model(run: Path, cfg, tok):
+    """The run's saved model (model.pt, or hf/ for an hf: run), else its newest
+    checkpoint's weights in the model the run trained."""
+    import torch
+
+    from .engine.checkpoint import load_latest
+
+    if cfg.is_hf and (run / "hf" / "config.json").is_file():
+        from .engine.hf import context_for, load_model
+
+        saved = str(run / "hf")
+        return load_model(saved, context_for(saved, cfg.context), tok.size), "hf/"
+    if (run / "model.pt").is_file():
+        state, source = torch.load(run / "model.pt", weights_only=True), "model.pt"
+    else:
+        path, ckpt = load_latest(run)
+        state, source = ckpt["model"], str(path.relative_to(run))
+    if cfg.is_hf:  # the base model, with the run's LoRA if it had one, then its weights
+        from .engine import hf
+
+        model = hf.load_model(cfg.model, hf.context_for(cfg.model, cfg.context), tok.size)
+        if cfg.lora_rank:
+            hf.apply_peft_lora(model, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets)
+    else:
+        from .engine.gpt import GPT, shape_for
+
+        model = GPT(shape_for(cfg, tok.size))
+    model.load_state_dict(state)
+    return model, source

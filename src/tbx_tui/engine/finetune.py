@@ -131,9 +131,11 @@ def freeze(model: nn.Module, spec: str, report: InitReport) -> None:
     """``spec``: comma-separated fnmatch patterns of parameter names, or ``backbone``
     (every parameter but the head's)."""
     names = [n for n, _ in model.named_parameters()]
-    # A torchvision model adapted to small or grey images sits under "model."; patterns
-    # are written against torchvision's own names (features.0.*), and match either way.
-    bare = {n: n[6:] if n.startswith("model.") and _wrapped(model) else n for n in names}
+    # A torchvision model adapted to small or grey images sits under "model.", an hf:
+    # model under "lm."; patterns are written against the library's own names
+    # (features.0.*, transformer.h.0.*), and match either way.
+    inner = _inner_prefix(model)
+    bare = {n: n[len(inner):] if inner and n.startswith(inner) else n for n in names}
     if spec.strip() == "backbone":
         head = head_prefix(model)
         chosen = {n for n in names if not n.startswith(head)}
@@ -156,10 +158,12 @@ def freeze(model: nn.Module, spec: str, report: InitReport) -> None:
     report.frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
 
 
-def _wrapped(model: nn.Module) -> bool:
+def _inner_prefix(model: nn.Module) -> str:
     from .models import _ToImageNetInput
 
-    return isinstance(model, _ToImageNetInput)
+    if isinstance(model, _ToImageNetInput):
+        return "model."
+    return "lm." if type(model).__name__ == "HFCausalLM" else ""
 
 
 def param_groups(model: nn.Module, lr: float, head_lr: float) -> list[dict]:

@@ -106,20 +106,30 @@ class GPT(nn.Module):
             x = block(x)
         return self.head(self.ln_f(x))
 
-    @torch.no_grad()
+    def flops_per_token(self) -> float:
+        return self.shape.flops_per_token()
+
     def generate(self, idx: torch.Tensor, tokens: int, temperature: float = 1.0,
                  top_k: int = 0, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Append ``tokens`` sampled tokens to ``idx`` (B, T); temperature 0 is greedy."""
-        for _ in range(tokens):
-            logits = self(idx[:, -self.shape.context:])[:, -1, :].float()
-            if temperature <= 0:
-                nxt = logits.argmax(-1, keepdim=True)
-            else:
-                logits = logits / temperature
-                if top_k:
-                    kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
-                    logits = logits.masked_fill(logits < kth, float("-inf"))
-                probs = F.softmax(logits, dim=-1)
-                nxt = torch.multinomial(probs, 1, generator=generator)
-            idx = torch.cat([idx, nxt], dim=1)
-        return idx
+        return generate(self, idx, tokens, self.shape.context, temperature, top_k, generator)
+
+
+@torch.no_grad()
+def generate(model, idx: torch.Tensor, tokens: int, context: int, temperature: float = 1.0,
+             top_k: int = 0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Append ``tokens`` sampled tokens to ``idx`` (B, T); temperature 0 is greedy.
+    ``model(ids)`` gives (B, T, vocab) logits. Its own ``generator``: the training RNG
+    (and with it exact resume) is never touched."""
+    for _ in range(tokens):
+        logits = model(idx[:, -context:])[:, -1, :].float()
+        if temperature <= 0:
+            nxt = logits.argmax(-1, keepdim=True)
+        else:
+            logits = logits / temperature
+            if top_k:
+                kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            probs = F.softmax(logits, dim=-1)
+            nxt = torch.multinomial(probs, 1, generator=generator)
+        idx = torch.cat([idx, nxt], dim=1)
+    return idx

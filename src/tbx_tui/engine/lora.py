@@ -17,6 +17,8 @@ import math
 import torch
 import torch.nn as nn
 
+DEFAULT_TARGETS = "attn.qkv,attn.proj"  # --lora-targets empty: the attention's linears
+
 
 class LoRALinear(nn.Module):
     def __init__(self, base: nn.Linear, rank: int, alpha: float):
@@ -47,7 +49,7 @@ def apply_lora(model: nn.Module, rank: int, alpha: float, targets: str) -> list[
     """Wrap the Linear layers whose names match ``targets`` (comma-separated fnmatch
     patterns, matched against the whole name or its ending: ``attn.qkv`` takes every
     block's); freeze all else. Returns the wrapped names; ValueError when none match."""
-    patterns = [p.strip() for p in targets.split(",") if p.strip()]
+    patterns = [p.strip() for p in (targets or DEFAULT_TARGETS).split(",") if p.strip()]
     names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and
              _matches(n, patterns)]
     if not names:
@@ -87,4 +89,5 @@ def merged_state(model: nn.Module) -> dict[str, torch.Tensor]:
 def adapter_state(model: nn.Module, rank: int, alpha: float, targets: str) -> dict:
     tensors = {k: v for k, v in model.state_dict().items()
                if k.endswith(".lora_a") or k.endswith(".lora_b")}
-    return {"rank": rank, "alpha": float(alpha), "targets": targets, "tensors": tensors}
+    return {"rank": rank, "alpha": float(alpha), "targets": targets or DEFAULT_TARGETS,
+            "tensors": tensors}

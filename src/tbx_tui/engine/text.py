@@ -9,8 +9,9 @@ tokens at an offset drawn once per epoch, so every epoch sees every token once a
 window boundaries move from epoch to epoch.
 
 Tokenizers: ``char`` (the corpus's own characters), ``byte`` (UTF-8 bytes, 256 symbols:
-every corpus shares it, so fine-tuning across corpora just works). The run folder keeps
-the tokenizer (``tokenizer.json``) for ``tbx-tui sample`` and for ``--init-from``.
+every corpus shares it, so fine-tuning across corpora just works), ``hf`` (an ``hf:``
+model's own). The run folder keeps the tokenizer (``tokenizer.json``; an ``hf`` one's
+files in ``hf/``) for ``tbx-tui sample`` and for ``--init-from``.
 """
 
 from __future__ import annotations
@@ -36,16 +37,22 @@ MAX_FILE_BYTES = 4 << 30
 
 
 class Tokenizer:
-    """``char``: ids index ``vocab``; ``byte``: ids are the UTF-8 bytes."""
+    """``char``: ids index ``vocab``; ``byte``: ids are the UTF-8 bytes; ``hf``: a
+    Hugging Face model's own tokenizer (``hf``), kept in the run's ``hf/`` folder."""
 
-    def __init__(self, kind: str, vocab: str = ""):
-        self.kind, self.vocab = kind, vocab
+    def __init__(self, kind: str, vocab: str = "", hf=None):
+        self.kind, self.vocab, self.hf = kind, vocab, hf
 
     @property
     def size(self) -> int:
+        if self.kind == "hf":
+            return len(self.hf)
         return 256 if self.kind == "byte" else len(self.vocab)
 
     def encode(self, text: str) -> torch.Tensor:
+        if self.kind == "hf":  # verbose=False: a corpus is longer than the model's context
+            ids = self.hf(text, add_special_tokens=False, verbose=False)["input_ids"]
+            return torch.from_numpy(np.asarray(ids, dtype=np.int64))
         if self.kind == "byte":
             return torch.frombuffer(bytearray(text.encode("utf-8")), dtype=torch.uint8).long()
         # Code points through a lookup table: ~40× faster than a dict per character.
@@ -62,6 +69,8 @@ class Tokenizer:
 
     def decode(self, ids) -> str:
         ids = [int(i) for i in ids]
+        if self.kind == "hf":
+            return self.hf.decode(ids)
         if self.kind == "byte":
             return bytes(ids).decode("utf-8", "replace")
         return "".join(self.vocab[i] for i in ids)
@@ -72,9 +81,15 @@ class Tokenizer:
     @classmethod
     def load(cls, run_dir: Path) -> "Tokenizer":
         d = json.loads((Path(run_dir) / "tokenizer.json").read_text("utf-8"))
+        if d["kind"] == "hf":
+            from .hf import load_tokenizer
+
+            return cls("hf", hf=load_tokenizer(str(Path(run_dir) / "hf")))
         return cls(d["kind"], d.get("vocab", ""))
 
     def same_as(self, other: "Tokenizer") -> bool:
+        if self.kind == "hf" or other.kind == "hf":
+            return self.kind == other.kind and self.hf.get_vocab() == other.hf.get_vocab()
         return self.kind == other.kind and (self.kind == "byte" or self.vocab == other.vocab)
 
 
@@ -204,12 +219,16 @@ def _download_shakespeare(path: Path) -> None:
                               "there") from None
 
 
-def load_text(name: str, data_dir: str, tokenizer: str, context: int, batch_size: int,
-              notes: list[str], base: Tokenizer | None = None) -> TextData:
-    """The corpus, encoded. ``base``: the tokenizer of the run fine-tuned from (its ids
-    must mean the same)."""
+def load_text(name: str, data_dir: str, tokenizer: str | Tokenizer, context: int,
+              batch_size: int, notes: list[str], base: Tokenizer | None = None) -> TextData:
+    """The corpus, encoded. ``tokenizer``: char, byte, or a Tokenizer (a Hugging Face
+    model's). ``base``: the tokenizer of the run fine-tuned from (its ids must mean the
+    same)."""
     label, files = _corpus_files(name, data_dir)
-    if tokenizer == "byte":  # any file reads: no decoding, no vocabulary to agree on
+    if isinstance(tokenizer, Tokenizer):
+        tok = tokenizer
+        ids = tok.encode("\n".join(_decode(p) for p in files))
+    elif tokenizer == "byte":  # any file reads: no decoding, no vocabulary to agree on
         raw = b"\n".join(_read(p) for p in files)
         tok = Tokenizer("byte")
         ids = torch.frombuffer(bytearray(raw), dtype=torch.uint8).long() if raw else \

@@ -193,11 +193,17 @@ class Trainer(Resuming):
         self._device = str(device) + (f" ×{self.world.size}" if self.world.active else "")
         notes: list[str] = []
         if cfg.is_lm:
-            from .text import load_text
+            from .text import Tokenizer, load_text
 
-            data = self._data or load_text(cfg.data, cfg.data_dir, cfg.tokenizer,
-                                           cfg.gpt_shape()[3], cfg.batch_size, notes,
-                                           self._base_tokenizer())
+            if cfg.is_hf:  # the model's own tokenizer and context limit
+                from . import hf
+
+                tokenizer = Tokenizer("hf", hf=hf.load_tokenizer(cfg.model))
+                context = hf.context_for(cfg.model, cfg.context)
+            else:
+                tokenizer, context = cfg.text_tokenizer, cfg.gpt_shape()[3]
+            data = self._data or load_text(cfg.data, cfg.data_dir, tokenizer, context,
+                                           cfg.batch_size, notes, self._base_tokenizer())
         else:
             path = DataPath.for_run(cfg.data_memory, cfg.workers, device)
             data = self._data or load_dataset(cfg.data, cfg.data_dir, cfg.seed,
@@ -215,7 +221,7 @@ class Trainer(Resuming):
 
         cfg = self.config
         src = self._resume_dir or (Path(cfg.init_from).expanduser() if cfg.init_from else None)
-        if src is None:
+        if src is None or cfg.is_hf:  # hf: its tokenizer comes with the model
             return None
         folder = src if src.is_dir() else \
             src.parent.parent if src.parent.name == "checkpoints" else src.parent
@@ -223,9 +229,9 @@ class Trainer(Resuming):
             raise InitUnusable(f"init_from: {folder} has no tokenizer.json: a language "
                                "model's weights need the tokenizer they were trained with")
         tok = Tokenizer.load(folder)
-        if tok.kind != cfg.tokenizer:
+        if tok.kind != cfg.text_tokenizer:
             raise InitUnusable(f"init_from: {folder} was trained with the {tok.kind} "
-                               f"tokenizer, this run asks for {cfg.tokenizer}; use "
+                               f"tokenizer, this run asks for {cfg.text_tokenizer}; use "
                                f"--tokenizer {tok.kind}")
         return tok
 
@@ -234,15 +240,20 @@ class Trainer(Resuming):
         cfg = self.config
         torch.manual_seed(cfg.seed)
         if cfg.is_lm:
-            from .gpt import GPT, shape_for
+            if cfg.is_hf:
+                from .hf import load_model
 
-            model = GPT(shape_for(cfg, data.num_classes))
+                model = load_model(cfg.model, data.context, data.num_classes)
+            else:
+                from .gpt import GPT, shape_for
+
+                model = GPT(shape_for(cfg, data.num_classes))
             self._unit, self._per_sample = "tokens", data.context
             from .lm_eval import peak_flops
 
             peak = peak_flops(device)
             if peak:  # the group's tokens/s over the group's peak
-                self._flops_per_token = model.shape.flops_per_token() / (peak * self.world.size)
+                self._flops_per_token = model.flops_per_token() / (peak * self.world.size)
         else:
             model = build_model(cfg.model, data.in_shape, data.num_classes)
         # Resumed: the weights come from the checkpoint, not from --init-from.
@@ -252,15 +263,23 @@ class Trainer(Resuming):
         if cfg.is_lm and cfg.lora_rank:  # after the base weights are in: they stay as loaded
             from .lora import apply_lora
 
-            try:
-                wrapped = apply_lora(model, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets)
-            except ValueError as e:  # "lora_targets: … matches no linear layer": exit 2
-                raise InitUnusable(str(e)) from None
+            if cfg.is_hf:
+                from .hf import apply_peft_lora
+
+                wrapped = apply_peft_lora(model, cfg.lora_rank, cfg.lora_alpha,
+                                          cfg.lora_targets)
+                kept = "hf/ will hold the merged weights, adapter/ the peft adapter alone"
+            else:
+                try:
+                    wrapped = apply_lora(model, cfg.lora_rank, cfg.lora_alpha,
+                                         cfg.lora_targets)
+                except ValueError as e:  # "lora_targets: … matches no linear layer": exit 2
+                    raise InitUnusable(str(e)) from None
+                kept = "model.pt will hold the merged weights, adapter.pt the adapter alone"
             init.trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
             init.frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
             notes.append(f"LoRA rank {cfg.lora_rank}, alpha {cfg.lora_alpha:g} on "
-                         f"{len(wrapped)} layers ({', '.join(wrapped[:3])}…); model.pt "
-                         "will hold the merged weights, adapter.pt the adapter alone")
+                         f"{len(wrapped)} layers ({', '.join(wrapped[:3])}…); {kept}")
         model = model.to(device)
         # Before the run folder exists: torch's first optimizer imports torch._dynamo
         # (~4 s here with torch 2.14), which would otherwise sit between the run's start
@@ -298,6 +317,10 @@ class Trainer(Resuming):
                 self._note_for_restarts()
                 if cfg.is_lm:  # for `tbx-tui sample` and runs fine-tuned from this one
                     atomic_write(self.run_dir / "tokenizer.json", data.tokenizer.to_json())
+                    if cfg.is_hf:  # its files, in the folder the weights will join
+                        from .hf import save_tokenizer
+
+                        save_tokenizer(data.tokenizer.hf, self.run_dir)
             if self.world.active:
                 self.run_dir = Path(distributed.broadcast(str(self.run_dir)))
         else:
@@ -547,6 +570,11 @@ class Trainer(Resuming):
         bare = bare_model(model)
         from .lora import adapter_state, has_lora, merged_state
 
+        if self.config.is_hf:  # a save_pretrained folder, not model.pt (hf.py)
+            from .hf import save
+
+            save(bare, self.run_dir)
+            return
         if has_lora(bare):  # merged: loads as a plain gpt; the adapter beside it
             cfg = self.config
             with atomic_file(self.run_dir / "adapter.pt") as f:

@@ -18,9 +18,10 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 from ... import catalog
-from ...config import (FIELDS, IMAGE_ONLY, LM_ONLY, ConfigError, RunConfig, check_field,
-                       field_type)
-from ...refs import BUILTIN_DATA, BUILTIN_MODELS, LM_MODELS, TEXT_DATA
+from ...config import (FIELDS, GPT_SHAPE, IMAGE_ONLY, LM_ONLY, ConfigError, RunConfig,
+                       check_field, field_type)
+from ...refs import BUILTIN_DATA, BUILTIN_MODELS, LM_MODELS, TEXT_DATA, is_lm_model
+from .lm_facts import hf_facts, import_engine, text_facts
 
 _LABELS = {"lr": "learning rate", "lr_schedule": "lr schedule", "lr_step_epochs": "lr step every",
            "lr_gamma": "lr decay factor", "amp": "bf16 autocast", "data_dir": "data dir",
@@ -61,6 +62,7 @@ def model_facts(model: str, shape, classes: int, frozen: str, done) -> None:
     thread must not run torch."""
     def probe():
         try:
+            import_engine()
             from ...engine.finetune import InitReport, freeze
             from ...engine.models import build_model, count_parameters
 
@@ -77,38 +79,12 @@ def model_facts(model: str, shape, classes: int, frozen: str, done) -> None:
     threading.Thread(target=probe, name="tbx-model-facts", daemon=True).start()
 
 
-def text_facts(data: str, data_dir: str, tokenizer: str, done) -> None:
-    """(tokens, symbols) of a text corpus, or why it cannot be read, on a thread (a
-    corpus can be large)."""
-    def probe():
-        from pathlib import Path
-
-        from ...data_files import shakespeare_file, text_files
-
-        try:
-            if data.strip() == "shakespeare_char":
-                files = [shakespeare_file(data_dir)]
-                if not files[0].is_file():
-                    done("not downloaded yet: the run downloads it into the data dir")
-                    return
-            else:  # the same files the run will read
-                files = text_files(Path(data.strip()[len("text:"):]).expanduser())
-            if tokenizer == "byte":
-                done((sum(p.stat().st_size for p in files) + len(files) - 1, 256))
-                return
-            text = "\n".join(p.read_text("utf-8") for p in files)
-            done((len(text), len(set(text))))
-        except (OSError, UnicodeDecodeError) as e:
-            done(f"cannot read it as UTF-8 text ({type(e).__name__}); try the byte tokenizer")
-
-    threading.Thread(target=probe, name="tbx-text-facts", daemon=True).start()
-
-
 def torchvision_names(done) -> None:
     """tv:NAME completions for the model field, listed on a thread (torchvision imports
     torch)."""
     def probe():
         try:
+            import_engine()
             from ...engine.models import torchvision_classifiers
 
             done([f"tv:{n}" for n in torchvision_classifiers()])
@@ -157,7 +133,7 @@ class SetupScreen(Screen[RunConfig | None]):
         elif kind is bool:
             widget = Switch(value=value, id=f"f-{name}")
         else:
-            suggester = SuggestFromList([*BUILTIN_MODELS, *LM_MODELS]) if name == "model" else \
+            suggester = SuggestFromList([*BUILTIN_MODELS, *LM_MODELS, "hf:"]) if name == "model" else \
                 SuggestFromList([*BUILTIN_DATA, "folder:", "npz:", *TEXT_DATA, "text:"]) \
                 if name == "data" else None
             widget = Input(value=str(value), id=f"f-{name}", suggester=suggester,
@@ -170,13 +146,14 @@ class SetupScreen(Screen[RunConfig | None]):
         kind = "lm-row" if name in LM_ONLY else "image-row" if name in IMAGE_ONLY else ""
         if kind:
             row.add_class(kind)
-            row.display = (kind == "lm-row") == self.initial.is_lm
+            row.display = (kind == "lm-row") == self.initial.is_lm and not (
+                self.initial.is_hf and name in GPT_SHAPE)
         return row
 
     def _show_rows_for(self, model: str) -> None:
-        lm = model.strip() in LM_MODELS
-        for row in self.query(".lm-row"):
-            row.display = lm
+        lm, hf = is_lm_model(model), model.strip().startswith("hf:")
+        for row in self.query(".lm-row"):  # an hf: model keeps its own shape
+            row.display = lm and not (hf and row.id[len("row-"):] in GPT_SHAPE)
         for row in self.query(".image-row"):
             row.display = not lm
 
@@ -188,7 +165,7 @@ class SetupScreen(Screen[RunConfig | None]):
 
     def _tv_names(self, names: list[str]) -> None:
         self.query_one("#f-model", Input).suggester = SuggestFromList(
-            [*BUILTIN_MODELS, *LM_MODELS, *names], case_sensitive=False)
+            [*BUILTIN_MODELS, *LM_MODELS, "hf:", *names], case_sensitive=False)
 
     def _model_facts(self, model: str, text: str) -> None:
         self._facts[model] = text
@@ -257,7 +234,7 @@ class SetupScreen(Screen[RunConfig | None]):
             data_dir = self.query_one("#f-data_dir", Input).value or "./data"
         except (ValueError, Exception):  # half-typed values: keep the last info
             return
-        if model.strip() in LM_MODELS:
+        if is_lm_model(model):
             self._refresh_lm(model, data, data_dir)
             return
         if data not in catalog.DATASETS:  # the user's data: counted, not loaded
@@ -290,19 +267,24 @@ class SetupScreen(Screen[RunConfig | None]):
         """gpt: its parameter count (arithmetic, no torch) once the corpus's vocabulary
         is known, and the corpus's size in tokens, read on a thread."""
         try:
-            tokenizer = self._raw("tokenizer")
-            shape = RunConfig(**{n: self._raw(n) for n in FIELDS}).gpt_shape()
+            run = RunConfig(**{n: self._raw(n) for n in FIELDS})
+            shape = run.gpt_shape()
         except (ValueError, Exception):  # half-typed, or not text data yet
             self.query_one("#info", Static).update(
                 f"[b]{escape(model)}[/b]: a language model; pick text data: "
                 f"{', '.join(TEXT_DATA)} or text:PATH")
             return
+        # What reads the text: char, byte, or the hf: model's own tokenizer.
+        tokenizer = run.model.strip() if run.is_hf else run.text_tokenizer
         key = f"{data}\0{data_dir}\0{tokenizer}"
         if key not in self._facts:
             self._facts[key] = None
             text_facts(data, data_dir, tokenizer, lambda facts, k=key:
                        self.app.call_from_thread(self._model_facts, k, facts))
         facts = self._facts[key]
+        if run.is_hf:
+            self._refresh_hf(run, facts)
+            return
         layers, heads, width, context = shape
         if facts is None:
             corpus, params = "reading the corpus…", "counted once the vocabulary is known"
@@ -320,6 +302,26 @@ class SetupScreen(Screen[RunConfig | None]):
             f"head{'s' if heads != 1 else ''} × {width} wide, "
             f"context {context}: {escape(params)}\n\n[b]{escape(data)}[/b]\n"
             f"{escape(corpus)}\n\n[b]device[/b]: {', '.join(self.devices)}")
+
+    def _refresh_hf(self, run: RunConfig, facts) -> None:
+        """An hf: model's shape and size (read on a thread from its config) and the
+        corpus in its tokens."""
+        ref = run.model.strip()
+        key = f"hf\0{ref}"
+        if key not in self._facts:
+            self._facts[key] = "reading its config…"
+            hf_facts(ref, lambda text, k=key: self.app.call_from_thread(self._model_facts, k,
+                                                                        text))
+        if facts is None:
+            corpus = "reading the corpus with the model's tokenizer…"
+        elif isinstance(facts, str):
+            corpus = f"✗ {facts}"
+        else:
+            corpus = f"{facts[0]:,} tokens ({facts[1]:,}-token vocabulary)"
+        self.query_one("#info", Static).update(
+            f"[b]{escape(ref)}[/b] (Hugging Face)\n{escape(self._facts[key])}\n\n"
+            f"[b]{escape(run.data)}[/b]\n{escape(corpus)}\n\n"
+            f"[b]device[/b]: {', '.join(self.devices)}")
 
     def _refresh_user_data(self, model: str, data: str) -> None:
         if "data" in self.errors:

@@ -1,0 +1,224 @@
+"""Hugging Face causal language models: ``--model hf:NAME_OR_PATH``.
+
+Any ``transformers`` causal LM with its own tokenizer, from a local folder (one written
+by ``save_pretrained``) or the Hugging Face cache, downloaded only when it is in neither.
+It trains in the engine's own loop as a module that maps token ids to logits, so data,
+evaluation, samples, checkpoints, exact resume and torchrun are the ``gpt`` path's own.
+LoRA goes through ``peft``. ``transformers`` and ``peft`` are the optional ``[llm]``
+extra; nothing here imports them before a run asks for an ``hf:`` model.
+
+Saving: ``RUN/hf/`` is a ``save_pretrained`` folder (weights, config, tokenizer), so a
+finished run is itself a model: ``--model hf:RUN/hf``, ``tbx-tui sample RUN``, or
+``from_pretrained``. With LoRA, ``RUN/hf/`` holds the merged weights and ``RUN/adapter/``
+the adapter alone (``peft.PeftModel.from_pretrained(base, RUN/adapter)``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from .finetune import InitUnavailable, InitUnusable
+from .gpt import generate
+from .models import ModelUnusable
+
+EXTRA = "pip install -e '.[llm]' in the source tree, or pip install 'tbx-tui[llm]'"
+MAX_DEFAULT_CONTEXT = 1024  # --context 0: the model's own limit, at most this
+
+
+def _transformers():
+    try:
+        import peft  # noqa: F401  (LoRA; the extra brings both)
+        import transformers
+    except ImportError as e:
+        raise InitUnavailable(f"model: hf: models need transformers and peft, the [llm] "
+                              f"extra ({e}); {EXTRA}") from None
+    # Their progress bars and advice would write over the console's and the app's lines.
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    import huggingface_hub.utils
+
+    huggingface_hub.utils.logging.set_verbosity_error()
+    huggingface_hub.utils.disable_progress_bars()
+    return transformers
+
+
+def source(ref: str) -> str:
+    """``hf:NAME_OR_PATH`` -> what ``from_pretrained`` takes."""
+    return ref[len("hf:"):] if ref.startswith("hf:") else ref
+
+
+def _pretrained(kind: str, ref: str, download: bool = True, **kw):
+    """``Auto<kind>.from_pretrained``: the local folder or the cache first (no network:
+    offline, the Hub's retries take ~25 s), then a download if ``download``."""
+    tf = _transformers()
+    cls = getattr(tf, kind)
+    name = source(ref)
+    local = os.path.isdir(name)
+    if local and not os.path.isfile(os.path.join(name, "config.json")):
+        raise ModelUnusable(f"{ref} has no config.json: not a folder written by "
+                            "save_pretrained")
+    try:
+        return cls.from_pretrained(name, local_files_only=True, **kw)
+    except ValueError as e:  # "Unrecognized configuration class … for AutoModelForCausalLM"
+        raise ModelUnusable(f"{ref} cannot load as a causal language model "
+                            f"({_first_line(e)})") from None
+    except OSError as e:
+        if local:  # a folder that is not a save_pretrained folder
+            raise ModelUnusable(f"{ref}: {_first_line(e)}") from None
+    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
+        raise InitUnavailable(_missing(ref, "HF_HUB_OFFLINE is set"))
+    if not download:
+        raise InitUnavailable(f"{ref} is not in the Hugging Face cache yet: the run will "
+                              "download it")
+    print(f"tbx-tui: {ref} is not in the Hugging Face cache; downloading it…", flush=True)
+    try:
+        return cls.from_pretrained(name, **kw)
+    except ValueError as e:
+        raise ModelUnusable(f"{ref} cannot load as a causal language model "
+                            f"({_first_line(e)})") from None
+    except OSError as e:
+        raise InitUnavailable(_missing(ref, _first_line(e))) from None
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def _missing(ref: str, why: str) -> str:
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    return (f"model: {ref} is not a local folder nor in the Hugging Face cache "
+            f"({HF_HUB_CACHE}), and it could not be downloaded ({why}); download it where "
+            f"there is a network (hf download {source(ref)}) and copy the cache here, or "
+            "give a folder written by save_pretrained")
+
+
+def load_tokenizer(ref: str, download: bool = True):
+    return _pretrained("AutoTokenizer", ref, download)
+
+
+def max_context(ref: str, download: bool = True) -> int:
+    cfg = _pretrained("AutoConfig", ref, download)
+    for key in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
+        value = getattr(cfg, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return MAX_DEFAULT_CONTEXT
+
+
+def context_for(ref: str, wanted: int) -> int:
+    """The run's context: ``--context``, or the model's own limit (at most 1,024)."""
+    limit = max_context(ref)
+    if wanted > limit:
+        raise InitUnusable(f"context: {ref} takes at most {limit:,} tokens (got {wanted:,})")
+    return wanted or min(limit, MAX_DEFAULT_CONTEXT)
+
+
+class HFCausalLM(nn.Module):
+    """A ``transformers`` causal LM as the engine sees a language model: token ids in,
+    logits out. Its parameters are under ``lm.`` (``--freeze`` patterns may leave that
+    out)."""
+
+    def __init__(self, lm: nn.Module, ref: str, context: int):
+        super().__init__()
+        self.lm, self.ref, self.context = lm, ref, context
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.lm(input_ids=idx, use_cache=False).logits
+
+    def flops_per_token(self) -> float:
+        """As gpt's: 6 × parameters + 12 × layers × width × context (attention)."""
+        cfg = self.lm.config
+        layers = getattr(cfg, "num_hidden_layers", 0) or 0
+        width = getattr(cfg, "hidden_size", 0) or 0
+        n = sum(p.numel() for p in self.lm.parameters())
+        return 6 * n + 12 * layers * width * self.context
+
+    def generate(self, idx: torch.Tensor, tokens: int, temperature: float = 1.0,
+                 top_k: int = 0, generator: torch.Generator | None = None) -> torch.Tensor:
+        return generate(self, idx, tokens, self.context, temperature, top_k, generator)
+
+    @property
+    def has_lora(self) -> bool:
+        return hasattr(self.lm, "peft_config")
+
+
+def load_model(ref: str, context: int, vocab: int) -> HFCausalLM:
+    lm = _pretrained("AutoModelForCausalLM", ref, dtype=torch.float32)
+    rows = lm.get_input_embeddings().num_embeddings
+    if vocab > rows:
+        raise ModelUnusable(f"{ref}: its tokenizer has {vocab:,} tokens but its embeddings "
+                            f"{rows:,} rows")
+    return HFCausalLM(lm, ref, context)
+
+
+def _linear_like(module: nn.Module) -> bool:
+    return isinstance(module, nn.Linear) or type(module).__name__ == "Conv1D"  # GPT-2's
+
+
+def apply_peft_lora(model: HFCausalLM, rank: int, alpha: float, targets: str) -> list[str]:
+    """LoRA through peft on the layers ``targets`` names (our fnmatch patterns, as for
+    gpt), or peft's own choice for the architecture when ``targets`` is empty. Everything
+    else is frozen. Returns the adapted layers' names."""
+    from peft import LoraConfig, get_peft_model
+
+    from .lora import _matches
+
+    linear = {n: m for n, m in model.lm.named_modules() if _linear_like(m)}
+    if targets.strip():
+        patterns = [p.strip() for p in targets.split(",") if p.strip()]
+        names = [n for n in linear if _matches(n, patterns)]
+        if not names:
+            raise InitUnusable(f"lora_targets: {targets!r} matches no linear layer of "
+                               f"{model.ref} (they are named like "
+                               f"{', '.join(list(linear)[:4])}…)")
+        chosen = names
+    else:
+        chosen = None  # peft's default target modules for this model type
+    conv1d = any(type(linear[n]).__name__ == "Conv1D" for n in (chosen or linear))
+    try:
+        config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0,
+                            target_modules=chosen, fan_in_fan_out=conv1d)
+        with warnings.catch_warnings():  # peft calls a transformers API deprecated in v5
+            warnings.simplefilter("ignore", FutureWarning)
+            model.lm = get_peft_model(model.lm, config)
+    except ValueError as e:  # "Please specify `target_modules` …" for unknown types
+        raise InitUnusable(f"lora_targets: peft cannot choose layers for {model.ref} "
+                           f"({_first_line(e)}); name them, e.g. "
+                           f"{', '.join(list(linear)[:2])}") from None
+    return sorted({n.split(".lora_A")[0].removeprefix("base_model.model.")
+                   for n, _ in model.lm.named_parameters() if ".lora_A" in n})
+
+
+def save_tokenizer(tokenizer, run_dir: Path) -> None:
+    _save_into(run_dir / "hf", tokenizer.save_pretrained)
+
+
+def save(model: HFCausalLM, run_dir: Path) -> None:
+    """The weights as a save_pretrained folder; with LoRA, the adapter first, then the
+    merged weights (merging changes the model: this is the run's last use of it)."""
+    lm = model.lm
+    if model.has_lora:
+        _save_into(run_dir / "adapter", lm.save_pretrained)
+        lm = lm.merge_and_unload()
+    _save_into(run_dir / "hf", lm.save_pretrained)
+
+
+def _save_into(folder: Path, save_pretrained) -> None:
+    """Write into a temporary folder beside ``folder``, then move each file in: a reader
+    never meets a half-written file, and the tokenizer saved at the start stays."""
+    folder.mkdir(exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        save_pretrained(str(tmp))
+        for f in tmp.iterdir():
+            os.replace(f, folder / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
