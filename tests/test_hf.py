@@ -28,26 +28,11 @@ def tiny_model(tmp_path_factory) -> Path:
     trained on the first 200 kB of tiny-Shakespeare, as save_pretrained writes them."""
     if not SHAKESPEARE.is_file():
         pytest.skip(f"tiny-Shakespeare not found at {SHAKESPEARE}")
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    from hf_models import build_gpt2
 
-    text = SHAKESPEARE.read_text("utf-8")[:200_000]
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator([text[i:i + 10_000] for i in range(0, len(text), 10_000)],
-                            trainers.BpeTrainer(vocab_size=VOCAB,
-                                                special_tokens=["<|endoftext|>"],
-                                                initial_alphabet=pre_tokenizers.ByteLevel
-                                                .alphabet()))
-    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>")
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=128, n_embd=32,
-                                       n_layer=2, n_head=2, bos_token_id=0, eos_token_id=0))
-    folder = tmp_path_factory.mktemp("hf") / "tiny-gpt2"
-    model.save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
+    return build_gpt2(tmp_path_factory.mktemp("hf") / "tiny-gpt2",
+                      SHAKESPEARE.read_text("utf-8")[:200_000], VOCAB, layers=2, width=32,
+                      heads=2, positions=128)
 
 
 @pytest.fixture(scope="module")

@@ -67,6 +67,8 @@ def parse_model(text: str) -> ModelRef:
         path = os.path.expanduser(name)
         if os.path.isdir(path):
             return ModelRef("hf", os.path.abspath(path))
+        if not name.strip():
+            raise ValueError("hf: needs a model id (hf:gpt2) or a folder after it")
         if name.startswith(("/", ".", "~")) or not _HUB_ID.match(name):
             raise ValueError(f"hf:NAME_OR_PATH takes a folder written by save_pretrained or "
                              f"a Hugging Face model id such as hf:gpt2; no such folder: {name}")

@@ -2,8 +2,9 @@
 # For a session that is lent a GPU: the device checks and benchmarks in one run.
 # Copy the MNIST .gz files into a git-ignored folder first (e.g. data/MNIST/raw, which
 # torchvision extracts) and name `data` in the device tool's `carry`.
-# Usage: gpu_check.sh [all|train|resume|gpt] — one section or all of them.
-# Needs tiny-Shakespeare in data/tinyshakespeare/input.txt for the gpt section.
+# Usage: gpu_check.sh [all|train|resume|gpt|hf] — one section or all of them.
+# Needs tiny-Shakespeare in data/tinyshakespeare/input.txt for the gpt and hf sections;
+# hf needs the [llm] extra (transformers, peft).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # A machine with no registry brings the dependencies along (PYTHONPATH) instead.
@@ -67,5 +68,27 @@ ea.Reload()
 print("mini on CUDA: val loss", round(ea.Scalars("Loss/val")[-1].value, 3), "MFU %",
       [round(e.value, 1) for e in ea.Scalars("MFU/percent")][-3:],
       "samples", len(ea.Tensors("Samples/val/text_summary")))
+PY
+fi
+
+if [[ $WHAT == all || $WHAT == hf ]]; then
+# hf: a GPT-2-small-sized Hugging Face model (random weights, an 8,192-token BPE built
+# here: the machine has no network), fine-tuned whole with bf16 and compile, then with
+# LoRA through peft; tokens/s and MFU from the runs' own event files.
+rm -rf /tmp/gpu-hf && mkdir -p /tmp/gpu-hf
+python tests/hf_models.py /tmp/gpu-hf/gpt2-random data/tinyshakespeare/input.txt
+HF=(--no-ui --device cuda --model hf:/tmp/gpu-hf/gpt2-random --data
+    text:data/tinyshakespeare/input.txt --batch-size 16 --amp --max-steps 300
+    --log-every 50 --sample-tokens 50 --logdir /tmp/gpu-hf)
+python -m tbx_tui "${HF[@]}" --compile --name full
+python -m tbx_tui "${HF[@]}" --lora-rank 16 --name lora
+python - <<'PY'
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+for name in ("full", "lora"):
+    ea = EventAccumulator(f"/tmp/gpu-hf/{name}", size_guidance={"scalars": 0}); ea.Reload()
+    tps = [e.value for e in ea.Scalars("Throughput/tokens_per_s")][1:]
+    mfu = [e.value for e in ea.Scalars("MFU/percent")][1:]
+    print(f"hf gpt2-sized {name}: tokens/s {max(tps):,.0f}, MFU % {max(mfu):.1f}, "
+          f"val loss {ea.Scalars('Loss/val')[-1].value:.3f}")
 PY
 fi

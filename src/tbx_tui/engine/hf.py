@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from ..atomic import _UMASK
 from .finetune import InitUnavailable, InitUnusable
 from .gpt import generate
 from .models import ModelUnusable
@@ -218,7 +219,8 @@ def _save_into(folder: Path, save_pretrained) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         save_pretrained(str(tmp))
-        for f in tmp.iterdir():
+        for f in tmp.iterdir():  # safetensors writes 0600: as open() would make them
+            os.chmod(f, 0o666 & ~_UMASK)
             os.replace(f, folder / f.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
