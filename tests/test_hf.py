@@ -63,7 +63,7 @@ def test_full_fine_tuning_through_from_pretrained(pretrained_run, tiny_model, ca
     # commonest tokens (measured: 4.50 after the first epoch's 44 steps, 4.11 at 80).
     assert val[-1] < val[0] and val[-1] < math.log(VOCAB) - 1.5, val
     assert ea.Scalars("Throughput/tokens_per_s")[-1].value > 0
-    assert "weights/lm.transformer.h.0.attn.c_attn.weight" in ea.Tags()["histograms"]
+    assert "weights/transformer.h.0.attn.c_attn.weight" in ea.Tags()["histograms"]
     assert ea.Tensors("Samples/val/text_summary")[-1].step == 79
 
     # The run's hf/ is a save_pretrained folder: the trained weights, its tokenizer.

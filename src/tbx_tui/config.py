@@ -68,10 +68,11 @@ def _f(default: Any, help: str, *, choices: tuple | None = None, min: float | No
 
 @dataclass(frozen=True)
 class RunConfig:
-    model: str = _f("simple_cnn", "built in, tv:NAME, FILE.py:NAME or MODULE:NAME "
-                    "(`tbx-tui models`)", max=PATH_MAX)
+    model: str = _f("simple_cnn", "built in, tv:NAME, FILE.py:NAME or MODULE:NAME; on "
+                    "text: gpt or hf:NAME_OR_PATH (`tbx-tui models`)", max=PATH_MAX)
     data: str = _f("digits", "built in (digits needs no network), folder:PATH, npz:PATH, "
-                   "FILE.py:NAME or MODULE:NAME", max=PATH_MAX)
+                   "FILE.py:NAME or MODULE:NAME; text: shakespeare_char, text:PATH",
+                   max=PATH_MAX)
     image_size: int = _f(0, "folder: resize images to N×N; 0 = as they are (one size)",
                          min=0, max=4096, unit="pixels")
     val_fraction: float = _f(0.1, "folder without val/ or test/: the share held out (seeded)",

@@ -146,6 +146,14 @@ class HFCausalLM(nn.Module):
                  top_k: int = 0, generator: torch.Generator | None = None) -> torch.Tensor:
         return generate(self, idx, tokens, self.context, temperature, top_k, generator)
 
+    @staticmethod
+    def own_name(name: str) -> str:
+        """A parameter's name as the model's own code has it, for histogram tags:
+        ``lm.base_model.model.transformer.h.0.attn.c_attn.lora_A.default.weight`` ->
+        ``transformer.h.0.attn.c_attn.lora_A.weight``."""
+        return name.removeprefix("lm.").removeprefix("base_model.model.").replace(
+            ".default.", ".")
+
     @property
     def has_lora(self) -> bool:
         return hasattr(self.lm, "peft_config")

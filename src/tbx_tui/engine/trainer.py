@@ -590,7 +590,10 @@ class Trainer(Resuming):
         tensors = {}
         if not self.world.main:  # nobody would write them
             return tensors
-        for name, p in bare_model(model).named_parameters():
+        bare = bare_model(model)
+        own_name = getattr(bare, "own_name", str)  # hf: the library's names, unwrapped
+        for name, p in bare.named_parameters():
+            name = own_name(name)
             tensors[f"weights/{name}"] = p
             if p.grad is not None:
                 tensors[f"grads/{name}"] = p.grad
