@@ -73,3 +73,12 @@ def test_gpt_benchmark_runs():
     out = run("bench_gpt.py", "--data-dir", str(SHARED_DATA), "--hist", "--rounds", "1",
               "--layers", "1", "--width", "32")
     assert "% of training time (goal <= 5%)" in out
+
+
+def test_gpt_benchmark_runs_on_an_hf_model():
+    pytest.importorskip("transformers", reason="the [llm] extra is not installed")
+    if not (SHARED_DATA / "tinyshakespeare" / "input.txt").is_file():
+        pytest.skip("tiny-Shakespeare not found")
+    out = run("bench_gpt.py", "--data-dir", str(SHARED_DATA), "--hf", "--steps", "200",
+              "--rounds", "1", "--layers", "1", "--width", "32", "--batch-size", "4")
+    assert "plain loop on the HF model" in out and "tbx-tui Trainer" in out

@@ -15,6 +15,11 @@ takes them), measured in turn on the same model, then hist / (100 × step).
     python tests/benchmarks/bench_gpt.py [--data-dir ../shared/data] [--steps 400]
     python tests/benchmarks/bench_gpt.py --hist --preset mini --steps 200
     python tests/benchmarks/bench_gpt.py --device cuda --preset gpt2 --amp --compile
+    python tests/benchmarks/bench_gpt.py --hf [--layers 4 --width 128]
+
+With --hf: the same comparison for an hf: model (a GPT-2 with random weights and a BPE
+of 1,024 tokens built here by tests/hf_models.py, context 128): the plain loop trains
+``AutoModelForCausalLM`` itself (``model(input_ids=x).logits``), ours ``--model hf:…``.
 """
 
 from __future__ import annotations
@@ -42,13 +47,29 @@ from tbx_tui.engine.text import load_text  # noqa: E402
 LOG = 100
 
 
+def plain_model(cfg: RunConfig, vocab: int):
+    """The model as a plain loop would build it: our gpt, or the Hugging Face model
+    itself (no wrapper), giving logits."""
+    if not cfg.is_hf:
+        return GPT(shape_for(cfg, vocab))
+    from transformers import AutoModelForCausalLM
+
+    lm = AutoModelForCausalLM.from_pretrained(cfg.model[len("hf:"):])
+    lm.train()  # from_pretrained gives eval mode: no dropout, which would flatter it
+    return lambda x: lm(input_ids=x).logits, lm
+
+
 def plain_loop(cfg: RunConfig, data, steps: int, device: torch.device) -> float:
     """nanoGPT's train.py, stripped to the loop. Returns tokens/s after step LOG."""
     torch.manual_seed(0)
-    model = GPT(shape_for(cfg, data.num_classes)).to(device)
+    model = plain_model(cfg, data.num_classes)
+    if isinstance(model, tuple):  # hf: call the function, optimise the module
+        model, module = model[0], model[1].to(device)
+    else:
+        model = module = model.to(device)
     if cfg.compile:
         model = torch.compile(model)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     train = data.tokens[:data.n_train_tokens]
     b, t = cfg.batch_size, data.context
     amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp)
@@ -103,29 +124,66 @@ def main() -> int:
     p.add_argument("--compile", action="store_true", help="torch.compile (both)")
     p.add_argument("--hist", action="store_true",
                    help="measure histograms every 100 steps against none, instead")
+    p.add_argument("--hf", action="store_true",
+                   help="a Hugging Face GPT-2 (hf:) instead of our gpt")
     args = p.parse_args()
     if args.steps % LOG or args.steps <= LOG:
         p.error(f"--steps must be a multiple of {LOG} above {LOG}")
+    if args.hf and args.hist:
+        p.error("--hist measures our gpt")
     device = torch.device(args.device)
-    cfg = RunConfig(model="gpt", data="shakespeare_char", data_dir=args.data_dir,
-                    gpt_preset=args.preset, n_layer=args.layers, n_embd=args.width,
-                    batch_size=args.batch_size, optimizer="adamw",
-                    lr=1e-3, device=args.device, amp=args.amp, compile=args.compile)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.hf:
+            return compare(hf_config(args, Path(tmp)), args, device)
+        cfg = RunConfig(model="gpt", data="shakespeare_char", data_dir=args.data_dir,
+                        gpt_preset=args.preset, n_layer=args.layers, n_embd=args.width,
+                        batch_size=args.batch_size, optimizer="adamw",
+                        lr=1e-3, device=args.device, amp=args.amp, compile=args.compile)
+        return compare(cfg, args, device)
+
+
+def hf_config(args, tmp: Path) -> RunConfig:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from hf_models import build_gpt2
+
+    text = (Path(args.data_dir) / "tinyshakespeare" / "input.txt").read_text("utf-8")
+    folder = build_gpt2(tmp / "gpt2", text[:200_000], 1024, args.layers or 4,
+                        args.width or 128, 4, 128)
+    return RunConfig(model=f"hf:{folder}", data="shakespeare_char", data_dir=args.data_dir,
+                     context=128, batch_size=args.batch_size, optimizer="adamw", lr=1e-3,
+                     device=args.device, amp=args.amp, compile=args.compile)
+
+
+def compare(cfg: RunConfig, args, device: torch.device) -> int:
     notes: list[str] = []
-    data = load_text("shakespeare_char", args.data_dir, "char", cfg.gpt_shape()[3],
-                     cfg.batch_size, notes).to(device)
-    model = GPT(shape_for(cfg, data.num_classes))
+    if cfg.is_hf:
+        from tbx_tui.engine.hf import load_tokenizer
+        from tbx_tui.engine.text import Tokenizer
+
+        tokenizer, context = Tokenizer("hf", hf=load_tokenizer(cfg.model)), cfg.context
+    else:
+        tokenizer, context = "char", cfg.gpt_shape()[3]
+    data = load_text("shakespeare_char", args.data_dir, tokenizer, context, cfg.batch_size,
+                     notes).to(device)
+    model = plain_model(cfg, data.num_classes)
+    if cfg.is_hf:
+        from tbx_tui.engine.hf import HFCausalLM
+
+        model = HFCausalLM(model[1], cfg.model, context)
     params = sum(p.numel() for p in model.parameters())
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}, gpt "
-          f"{args.preset} {cfg.gpt_shape()} ({params / 1e6:.1f}M parameters), batch "
+    what = f"hf GPT-2 {args.layers or 4}×{args.width or 128}, context {context}" if \
+        cfg.is_hf else f"gpt {args.preset} {cfg.gpt_shape()}"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}, "
+          f"{what} ({params / 1e6:.1f}M parameters), batch "
           f"{cfg.batch_size}, {args.steps} steps/round, {args.rounds} rounds"
           + (", bf16" if args.amp else "") + (", compiled" if args.compile else ""))
     if args.hist:
         return hist_share(cfg, data, device, args.rounds)
-    rows = {"plain nanoGPT-style loop": [], "tbx-tui Trainer": []}
+    plain = "plain loop on the HF model" if cfg.is_hf else "plain nanoGPT-style loop"
+    rows = {plain: [], "tbx-tui Trainer": []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            rows["plain nanoGPT-style loop"].append(plain_loop(cfg, data, args.steps, device))
+            rows[plain].append(plain_loop(cfg, data, args.steps, device))
             rows["tbx-tui Trainer"].append(ours(cfg, data, args.steps, f"{tmp}/o{r}", 0))
     base = next(iter(rows.values()))
     peak = peak_flops(device)
@@ -133,7 +191,7 @@ def main() -> int:
           f"{'median ratio':>14}" + (f"{'MFU':>8}" if peak else ""))
     for name, values in rows.items():
         paired = statistics.median(v / b for v, b in zip(values, base))
-        mfu = (f"{100 * max(values) * model.shape.flops_per_token() / peak:7.1f}%"
+        mfu = (f"{100 * max(values) * model.flops_per_token() / peak:7.1f}%"
                if peak else "")
         print(f"{name:32}{max(values):14,.0f}{statistics.median(values):10,.0f}"
               f"{max(values) / max(base):14.2f}x{paired:13.2f}x{mfu}")
