@@ -31,6 +31,7 @@ from .models import ModelUnusable
 
 EXTRA = "pip install -e '.[llm]' in the source tree, or pip install 'tbx-tui[llm]'"
 MAX_DEFAULT_CONTEXT = 1024  # --context 0: the model's own limit, at most this
+_ANNOUNCED: set[str] = set()
 
 
 def _transformers():
@@ -78,7 +79,10 @@ def _pretrained(kind: str, ref: str, download: bool = True, **kw):
     if not download:
         raise InitUnavailable(f"{ref} is not in the Hugging Face cache yet: the run will "
                               "download it")
-    print(f"tbx-tui: {ref} is not in the Hugging Face cache; downloading it…", flush=True)
+    if ref not in _ANNOUNCED:  # once, though its tokenizer, config and weights each come
+        _ANNOUNCED.add(ref)
+        print(f"tbx-tui: {ref} is not in the Hugging Face cache; downloading it…",
+              flush=True)
     try:
         return cls.from_pretrained(name, **kw)
     except ValueError as e:
