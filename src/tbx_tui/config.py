@@ -244,6 +244,14 @@ RESUMABLE = ("epochs", "max_steps", "log_every", "hist_every", "sys_every", *CHE
              "device", "data_dir", "data_memory", "workers")
 
 
+def run_names(name: str, limit: int = 10_000):
+    """A run folder's name, then name-2, name-3…: the engine takes the first free one,
+    and the app names a group's folder the same way before the group starts."""
+    yield name
+    for n in range(2, limit):
+        yield f"{name}-{n}"
+
+
 def field_type(name: str) -> type:
     return {"str": str, "int": int, "float": float, "bool": bool}[FIELDS[name].type]
 

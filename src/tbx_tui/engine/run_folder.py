@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..atomic import atomic_write, describe_os_error
+from ..config import run_names
 
 
 class LogdirUnusable(ValueError):
@@ -46,8 +47,8 @@ def make_run_dir(logdir: str, name: str) -> Path:
     """Create the run folder atomically; never reuse one that exists (name-2, name-3…)."""
     root = Path(logdir).expanduser()
     root.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 10_000):
-        path = root / (name if n == 1 else f"{name}-{n}")
+    for candidate in run_names(name):
+        path = root / candidate
         try:
             path.mkdir()
             return path

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from ..atomic import describe_os_error
-from ..config import RunConfig, to_toml
+from ..config import RunConfig, run_names, to_toml
 
 # Exit codes of `tbx-tui --no-ui` (headless.py) and what the dashboard calls them.
 _ENDS = {0: "finished", 129: "stopped", 130: "stopped", 143: "stopped"}
@@ -32,9 +32,7 @@ class GroupSession:
         logdir = Path(config.logdir).expanduser()
         name = config.name or config.default_name()
         if not resume:  # the run would take name-2 for a folder that exists: take it here
-            base, n = name, 2
-            while (logdir / name).exists():
-                name, n = f"{base}-{n}", n + 1
+            name = next(n for n in run_names(name) if not (logdir / n).exists())
         self.config = config.replace(name=name)  # the folder is known before it exists
         self.folder = logdir / name
         self.output = self.folder.parent / f"{name}.log"
