@@ -214,8 +214,10 @@ async def test_the_form_shows_an_hf_model_and_its_corpus_in_its_tokens(tiny_mode
                        str(info.render()) and "-token vocabulary" in str(info.render()))
         text = str(info.render())
         assert "context up to 128" in text and f"({VOCAB}-token vocabulary)" in text
-        count = sum(p.numel() for p in __import__("transformers").AutoModelForCausalLM
-                    .from_pretrained(tiny_model).parameters())
+        from transformers import AutoModelForCausalLM
+
+        count = sum(p.numel() for p in
+                    AutoModelForCausalLM.from_pretrained(tiny_model).parameters())
         assert f"{count:,} parameters" in text
         assert not form.query_one("#row-n_layer").display  # the model keeps its shape
         assert form.query_one("#row-context").display and form.query_one("#row-lora_rank") \

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .refs import (BUILTIN_DATA, BUILTIN_MODELS, TEXT_DATA, is_lm_model, parse_data,
-                   parse_model, slug)
+from .refs import (BUILTIN_DATA, BUILTIN_MODELS, TEXT_DATA, is_hf_model, is_lm_model,
+                   parse_data, parse_model, slug)
 
 # Names only: the builders live in tbx_tui.engine (torch). A test keeps them in step.
 MODELS = BUILTIN_MODELS  # and any reference refs.parse_model accepts
@@ -196,7 +196,7 @@ class RunConfig:
 
     @property
     def is_hf(self) -> bool:
-        return self.model.strip().startswith("hf:")
+        return is_hf_model(self.model)
 
     @property
     def text_tokenizer(self) -> str:

@@ -31,10 +31,13 @@ FORMS = ("mlp, simple_cnn, resnet18, gpt (a language model), tv:NAME (torchvisio
          "FILE.py:NAME or MODULE:NAME, hf:NAME_OR_PATH (a Hugging Face causal LM)")
 
 
+def is_hf_model(text: str) -> bool:
+    return text.strip().startswith("hf:")
+
+
 def is_lm_model(text: str) -> bool:
     """A language model: trained on text data."""
-    text = text.strip()
-    return text in LM_MODELS or text.startswith("hf:")
+    return text.strip() in LM_MODELS or is_hf_model(text)
 
 
 @dataclass(frozen=True)

@@ -48,10 +48,11 @@ LOG = 100
 
 
 def plain_model(cfg: RunConfig, vocab: int):
-    """The model as a plain loop would build it: our gpt, or the Hugging Face model
-    itself (no wrapper), giving logits."""
+    """The model as a plain loop would build it: (ids -> logits, the module to
+    optimise): our gpt, or the Hugging Face model itself (no wrapper)."""
     if not cfg.is_hf:
-        return GPT(shape_for(cfg, vocab))
+        model = GPT(shape_for(cfg, vocab))
+        return model, model
     from transformers import AutoModelForCausalLM
 
     lm = AutoModelForCausalLM.from_pretrained(cfg.model[len("hf:"):])
@@ -62,11 +63,8 @@ def plain_model(cfg: RunConfig, vocab: int):
 def plain_loop(cfg: RunConfig, data, steps: int, device: torch.device) -> float:
     """nanoGPT's train.py, stripped to the loop. Returns tokens/s after step LOG."""
     torch.manual_seed(0)
-    model = plain_model(cfg, data.num_classes)
-    if isinstance(model, tuple):  # hf: call the function, optimise the module
-        model, module = model[0], model[1].to(device)
-    else:
-        model = module = model.to(device)
+    model, module = plain_model(cfg, data.num_classes)
+    module.to(device)  # in place: the function calls the same module
     if cfg.compile:
         model = torch.compile(model)
     opt = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -165,11 +163,11 @@ def compare(cfg: RunConfig, args, device: torch.device) -> int:
         tokenizer, context = "char", cfg.gpt_shape()[3]
     data = load_text("shakespeare_char", args.data_dir, tokenizer, context, cfg.batch_size,
                      notes).to(device)
-    model = plain_model(cfg, data.num_classes)
+    model = plain_model(cfg, data.num_classes)[1]
     if cfg.is_hf:
         from tbx_tui.engine.hf import HFCausalLM
 
-        model = HFCausalLM(model[1], cfg.model, context)
+        model = HFCausalLM(model, cfg.model, context)
     params = sum(p.numel() for p in model.parameters())
     what = f"hf GPT-2 {args.layers or 4}×{args.width or 128}, context {context}" if \
         cfg.is_hf else f"gpt {args.preset} {cfg.gpt_shape()}"

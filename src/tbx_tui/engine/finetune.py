@@ -159,11 +159,12 @@ def freeze(model: nn.Module, spec: str, report: InitReport) -> None:
 
 
 def _inner_prefix(model: nn.Module) -> str:
+    from .hf import HFCausalLM  # here: hf imports this module
     from .models import _ToImageNetInput
 
     if isinstance(model, _ToImageNetInput):
         return "model."
-    return "lm." if type(model).__name__ == "HFCausalLM" else ""
+    return "lm." if isinstance(model, HFCausalLM) else ""
 
 
 def param_groups(model: nn.Module, lr: float, head_lr: float) -> list[dict]:

@@ -109,8 +109,12 @@ def load_tokenizer(ref: str, download: bool = True):
     return _pretrained("AutoTokenizer", ref, download)
 
 
-def max_context(ref: str, download: bool = True) -> int:
-    cfg = _pretrained("AutoConfig", ref, download)
+def load_config(ref: str, download: bool = True):
+    return _pretrained("AutoConfig", ref, download)
+
+
+def context_limit(cfg) -> int:
+    """The longest context a model's config allows."""
     for key in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
         value = getattr(cfg, key, None)
         if isinstance(value, int) and value > 0:
@@ -120,7 +124,7 @@ def max_context(ref: str, download: bool = True) -> int:
 
 def context_for(ref: str, wanted: int) -> int:
     """The run's context: ``--context``, or the model's own limit (at most 1,024)."""
-    limit = max_context(ref)
+    limit = context_limit(load_config(ref))
     if wanted > limit:
         raise InitUnusable(f"context: {ref} takes at most {limit:,} tokens (got {wanted:,})")
     return wanted or min(limit, MAX_DEFAULT_CONTEXT)
@@ -182,19 +186,15 @@ def apply_peft_lora(model: HFCausalLM, rank: int, alpha: float, targets: str) ->
     else is frozen. Returns the adapted layers' names."""
     from peft import LoraConfig, get_peft_model
 
-    from .lora import _matches
+    from .lora import select_targets
 
     linear = {n: m for n, m in model.lm.named_modules() if _linear_like(m)}
+    chosen = None  # empty targets: peft's default target modules for this model type
     if targets.strip():
-        patterns = [p.strip() for p in targets.split(",") if p.strip()]
-        names = [n for n in linear if _matches(n, patterns)]
-        if not names:
-            raise InitUnusable(f"lora_targets: {targets!r} matches no linear layer of "
-                               f"{model.ref} (they are named like "
-                               f"{', '.join(list(linear)[:4])}…)")
-        chosen = names
-    else:
-        chosen = None  # peft's default target modules for this model type
+        try:
+            chosen = select_targets(list(linear), targets, f" of {model.ref}")
+        except ValueError as e:
+            raise InitUnusable(str(e)) from None
     conv1d = any(type(linear[n]).__name__ == "Conv1D" for n in (chosen or linear))
     try:
         config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0,
@@ -206,7 +206,7 @@ def apply_peft_lora(model: HFCausalLM, rank: int, alpha: float, targets: str) ->
         raise InitUnusable(f"lora_targets: peft cannot choose layers for {model.ref} "
                            f"({_first_line(e)}); name them, e.g. "
                            f"{', '.join(list(linear)[:2])}") from None
-    return sorted({n.split(".lora_A")[0].removeprefix("base_model.model.")
+    return sorted({model.own_name(n).split(".lora_A")[0]
                    for n, _ in model.lm.named_parameters() if ".lora_A" in n})
 
 

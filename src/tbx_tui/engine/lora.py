@@ -45,17 +45,23 @@ def _matches(name: str, patterns: list[str]) -> bool:
                for p in patterns)
 
 
-def apply_lora(model: nn.Module, rank: int, alpha: float, targets: str) -> list[str]:
-    """Wrap the Linear layers whose names match ``targets`` (comma-separated fnmatch
-    patterns, matched against the whole name or its ending: ``attn.qkv`` takes every
-    block's); freeze all else. Returns the wrapped names; ValueError when none match."""
-    patterns = [p.strip() for p in (targets or DEFAULT_TARGETS).split(",") if p.strip()]
-    names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and
-             _matches(n, patterns)]
+def select_targets(linear: list[str], targets: str, owner: str = "") -> list[str]:
+    """The names in ``linear`` that ``targets`` (comma-separated fnmatch patterns,
+    matched against the whole name or its ending: ``attn.qkv`` takes every block's)
+    picks; ValueError naming lora_targets when none."""
+    patterns = [p.strip() for p in targets.split(",") if p.strip()]
+    names = [n for n in linear if _matches(n, patterns)]
     if not names:
-        linear = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
-        raise ValueError(f"lora_targets: {targets!r} matches no linear layer (they are "
-                         f"named like {', '.join(linear[:4])}…)")
+        raise ValueError(f"lora_targets: {targets!r} matches no linear layer{owner} (they "
+                         f"are named like {', '.join(linear[:4])}…)")
+    return names
+
+
+def apply_lora(model: nn.Module, rank: int, alpha: float, targets: str) -> list[str]:
+    """Wrap the Linear layers ``targets`` picks (select_targets; empty: DEFAULT_TARGETS);
+    freeze all else. Returns the wrapped names; ValueError when none match."""
+    linear = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    names = select_targets(linear, targets or DEFAULT_TARGETS)
     for p in model.parameters():
         p.requires_grad_(False)
     for name in names:

@@ -87,11 +87,6 @@ class Tokenizer:
             return cls("hf", hf=load_tokenizer(str(Path(run_dir) / "hf")))
         return cls(d["kind"], d.get("vocab", ""))
 
-    def same_as(self, other: "Tokenizer") -> bool:
-        if self.kind == "hf" or other.kind == "hf":
-            return self.kind == other.kind and self.hf.get_vocab() == other.hf.get_vocab()
-        return self.kind == other.kind and (self.kind == "byte" or self.vocab == other.vocab)
-
 
 @dataclass(frozen=True)
 class TextData:

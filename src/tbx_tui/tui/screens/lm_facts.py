@@ -65,15 +65,16 @@ def hf_facts(ref: str, done) -> None:
 
             from ...engine import hf
 
-            tf = hf._transformers()
-            cfg = hf._pretrained("AutoConfig", ref, download=False)
+            cfg = hf.load_config(ref, download=False)  # the extra's absence is said here
+            from transformers import AutoModelForCausalLM
+
             with torch.device("meta"):
-                model = tf.AutoModelForCausalLM.from_config(cfg)
+                model = AutoModelForCausalLM.from_config(cfg)
             params = sum(p.numel() for p in model.parameters())
             layers = getattr(cfg, "num_hidden_layers", "?")
             width = getattr(cfg, "hidden_size", "?")
             done(f"{type(model).__name__}, {layers} layers × {width} wide, {params:,} "
-                 f"parameters, context up to {hf.max_context(ref, download=False):,}")
+                 f"parameters, context up to {hf.context_limit(cfg):,}")
         except Exception as e:  # not installed, not found, not a causal LM
             done(f"✗ {e}")
 

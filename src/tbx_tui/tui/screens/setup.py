@@ -20,9 +20,11 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 from ... import catalog
 from ...config import (FIELDS, GPT_SHAPE, IMAGE_ONLY, LM_ONLY, ConfigError, RunConfig,
                        check_field, field_type)
-from ...refs import BUILTIN_DATA, BUILTIN_MODELS, LM_MODELS, TEXT_DATA, is_lm_model
+from ...refs import (BUILTIN_DATA, BUILTIN_MODELS, LM_MODELS, TEXT_DATA, is_hf_model,
+                     is_lm_model)
 from .lm_facts import hf_facts, import_engine, text_facts
 
+MODEL_NAMES = (*BUILTIN_MODELS, *LM_MODELS, "hf:")  # the model field's completions
 _LABELS = {"lr": "learning rate", "lr_schedule": "lr schedule", "lr_step_epochs": "lr step every",
            "lr_gamma": "lr decay factor", "amp": "bf16 autocast", "data_dir": "data dir",
            "logdir": "log dir", "name": "run name", "max_steps": "max steps",
@@ -133,7 +135,7 @@ class SetupScreen(Screen[RunConfig | None]):
         elif kind is bool:
             widget = Switch(value=value, id=f"f-{name}")
         else:
-            suggester = SuggestFromList([*BUILTIN_MODELS, *LM_MODELS, "hf:"]) if name == "model" else \
+            suggester = SuggestFromList(MODEL_NAMES) if name == "model" else \
                 SuggestFromList([*BUILTIN_DATA, "folder:", "npz:", *TEXT_DATA, "text:"]) \
                 if name == "data" else None
             widget = Input(value=str(value), id=f"f-{name}", suggester=suggester,
@@ -151,7 +153,7 @@ class SetupScreen(Screen[RunConfig | None]):
         return row
 
     def _show_rows_for(self, model: str) -> None:
-        lm, hf = is_lm_model(model), model.strip().startswith("hf:")
+        lm, hf = is_lm_model(model), is_hf_model(model)
         for row in self.query(".lm-row"):  # an hf: model keeps its own shape
             row.display = lm and not (hf and row.id[len("row-"):] in GPT_SHAPE)
         for row in self.query(".image-row"):
@@ -165,7 +167,7 @@ class SetupScreen(Screen[RunConfig | None]):
 
     def _tv_names(self, names: list[str]) -> None:
         self.query_one("#f-model", Input).suggester = SuggestFromList(
-            [*BUILTIN_MODELS, *LM_MODELS, "hf:", *names], case_sensitive=False)
+            [*MODEL_NAMES, *names], case_sensitive=False)
 
     def _model_facts(self, model: str, text: str) -> None:
         self._facts[model] = text
