@@ -226,3 +226,89 @@ async def test_corrupt_dataset_files_are_named_in_the_app(tmp_path, shared_data)
     assert "train-images-idx3-ubyte is corrupt (bad magic number" in status, status
     assert "Traceback" not in status
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+# ---- a terminal that is gone or no longer read ------------------------------------------
+
+LIVE_WRITER = """
+import sys, time
+from tensorboardX import SummaryWriter
+w = SummaryWriter(sys.argv[1], flush_secs=1)
+for i in range(100_000):
+    w.add_scalar("Loss/train", 1.0 / (i + 1), i)
+    w.add_scalar("Accuracy/train", (i % 7) / 7, i)
+    w.flush()
+    time.sleep(0.05)
+"""
+
+
+@pytest.mark.parametrize("sig", ["TERM", "HUP"])
+def test_watch_ends_on_a_signal_while_its_terminal_blocks(tmp_path, sig):
+    """A terminal that is gone or not read blocks Textual's output queue, and the event
+    loop with it: a `watch` left that way survived SIGHUP and SIGTERM for 59 minutes.
+    Here the pty is drawn on, then never read again, while a run keeps changing."""
+    import fcntl
+    import pty
+    import signal
+    import struct
+    import termios
+
+    writer = subprocess.Popen([sys.executable, "-c", LIVE_WRITER, str(tmp_path / "runs" / "r")])
+    try:
+        while not list((tmp_path / "runs" / "r").glob("*tfevents*")):
+            time.sleep(0.1)
+        pid, master = pty.fork()
+        if pid == 0:  # the child: the app, on the pty
+            os.chdir(tmp_path)
+            os.execv(sys.executable, [sys.executable, "-m", "tbx_tui", "watch", "runs",
+                                      "--refresh", "0.2"])
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 60, 200, 0, 0))
+        seen, deadline = b"", time.monotonic() + 60
+        while b"Loss/train" not in seen:
+            assert time.monotonic() < deadline, "the dashboard never drew"
+            seen += os.read(master, 1 << 16)
+        # Unread, the pty's buffer fills, then Textual's output queue, and the app's main
+        # thread blocks on it (about 6 s here): from epoll_wait to a futex, for good.
+        blocked_since, deadline = None, time.monotonic() + 90
+        while blocked_since is None or time.monotonic() - blocked_since < 1.5:
+            assert time.monotonic() < deadline, "the app never blocked on its output"
+            waiting = Path(f"/proc/{pid}/wchan").read_text()
+            blocked_since = (blocked_since or time.monotonic()) if "futex" in waiting \
+                else None
+            time.sleep(0.1)
+        os.kill(pid, getattr(signal, f"SIG{sig}"))
+        deadline = time.monotonic() + 20  # the exit watchdog gives Textual 5 s
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                pytest.fail(f"watch still alive 20 s after SIG{sig}")
+            time.sleep(0.1)
+        assert os.waitstatus_to_exitcode(status) == 128 + getattr(signal, f"SIG{sig}")
+        os.close(master)
+    finally:
+        writer.kill()
+
+
+async def test_q_on_the_hparams_view_quits_as_the_footer_says(tmp_path):
+    from logfiles import sweep_logs
+
+    sweep_logs(tmp_path / "runs")
+    app = make_app("watch", watcher=LogWatcher([str(tmp_path / "runs")]), live=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.watcher.poll()
+        await pilot.pause(0.3)
+        await pilot.press("H")
+        await pilot.pause(0.3)
+        shown = app.screen.active_bindings.get("q")
+        assert shown is not None and shown.binding.description == "Quit"  # in the footer
+        await pilot.press("slash", "q")  # typed into the filter: a letter
+        await pilot.pause(0.2)
+        assert app.is_running and app.screen.query_one("#hp-filter").value == "q"
+        app.screen.query_one("#hp-table").focus()
+        await pilot.press("q")
+        await pilot.pause(0.3)
+    assert not app.is_running

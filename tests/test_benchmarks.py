@@ -82,3 +82,9 @@ def test_gpt_benchmark_runs_on_an_hf_model():
     out = run("bench_gpt.py", "--data-dir", str(SHARED_DATA), "--hf", "--steps", "200",
               "--rounds", "1", "--layers", "1", "--width", "32", "--batch-size", "4")
     assert "plain loop on the HF model" in out and "tbx-tui Trainer" in out
+
+
+def test_image_guard_benchmark_runs(shared_data):
+    out = run("bench_image_guard.py", "--data-dir", str(shared_data), "--images", "100",
+              "--colour", "20", "--rounds", "1")
+    assert "with guard" in out and "one tensor" in out

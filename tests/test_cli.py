@@ -80,7 +80,8 @@ def test_embedded_digits_default_runs_offline_and_learns(tmp_path):
     run = only_run(tmp_path / "runs")
     assert run.name.startswith("simple_cnn-digits-")
     ea = accumulator(run)
-    assert set(ea.Tags()["scalars"]) == SCALARS
+    # sys/ metrics come every 10 s: a run on a busy machine lasts long enough for them
+    assert {t for t in ea.Tags()["scalars"] if not t.startswith("sys/")} == SCALARS
     assert "weights/conv1.weight" in ea.Tags()["histograms"]
     assert ea.Scalars("Accuracy/test")[-1].value > 0.8  # 90 steps of the tutorial CNN
 

@@ -143,6 +143,43 @@ async def test_a_damaged_or_unwritable_grid_state_is_said_once_not_fatal(tmp_pat
         assert len(said) == 1 and app.is_running and not app.screen.grid.zoomed
 
 
+@pytest.mark.parametrize("content,said", [
+    ("[" * 100_000 + "]" * 100_000, "is damaged (RecursionError)"),  # was a traceback
+    ('{"k": ' + "[" * 100_000 + "]" * 100_000 + "}", "is damaged (RecursionError)"),
+    ("\x00\xff garbage", "is damaged"),
+    (None, None),  # numbers out of range: clamped, no warning
+], ids=["nested-list", "nested-in-a-view", "garbage", "out-of-range"])
+async def test_any_damaged_grid_state_gives_the_defaults_and_one_warning(tmp_path, monkeypatch,
+                                                                          content, said):
+    import json
+    import os
+
+    tensorboardx_run(tmp_path / "runs" / "a", steps=20)
+    state = tmp_path / "state"
+    state.mkdir()
+    if content is None:
+        key = os.path.abspath(tmp_path / "runs")
+        content = json.dumps({key: {"smoothing": float("nan"), "selected": 1e308,
+                                    "zoomed": "yes", "side": 0, "charts": [
+                                        {"tag": "Loss/train", "log_y": "no"},
+                                        {"tag": "Accuracy/train\x1b]0;T\x07"}]}})
+    (state / "grids.json").write_text(content, "utf-8", errors="surrogateescape")
+    monkeypatch.setenv("TBX_TUI_STATE", str(state))
+    app = app_for(tmp_path / "runs")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause(0.3)
+        warned = [str(n.message) for n in app._notifications]
+        grid = app.screen.grid
+        if said:
+            assert len(warned) == 1 and said in warned[0] and "default view" in warned[0]
+            assert [s.tag for s in grid.specs] == ["Loss/train", "Accuracy/train"]
+        else:
+            assert warned == [] and app.screen.smoothing == 0.6  # NaN: the default
+            assert [s.tag for s in grid.specs] == ["Loss/train", "Accuracy/train\\x1b]0;T\\x07"]
+            assert grid.selected == 1 and not grid.zoomed and not grid.specs[0].log_y
+        assert app.is_running
+
+
 async def test_the_app_shows_earlier_runs_of_its_logdir_on_one_key(tmp_path):
     earlier = tmp_path / "runs" / "yesterday"
     tensorboardx_run(earlier, steps=30)

@@ -5,6 +5,8 @@ way an hf: model can be unusable says so in one line."""
 
 from __future__ import annotations
 
+import shutil
+
 import math
 import sys
 from pathlib import Path
@@ -187,6 +189,16 @@ def test_every_unusable_hf_model_says_why_in_one_line(tiny_model, tmp_path, caps
     assert code == 2 and "lora_targets: 'nothing' matches no linear layer" in err
     code, err = _refused(capsys, "--model", "hf:./nowhere", *common)
     assert code == 2 and "no such folder: ./nowhere" in err
+    # A model folder without its tokenizer files loads an empty vocabulary: it used to
+    # say "corpus.txt has 0 tokens" of a 20 KB text.
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_model, bare)
+    for f in bare.iterdir():
+        if "token" in f.name or f.name in ("vocab.json", "merges.txt"):
+            f.unlink()
+    code, err = _refused(capsys, "--model", f"hf:{bare}", *common)
+    assert code == 2 and f"hf:{bare} has no tokenizer: {bare} holds none of " \
+        "tokenizer.json" in err and "0 tokens" not in err, err
     monkeypatch.setitem(sys.modules, "transformers", None)  # as if the extra were absent
     code, err = _refused(capsys, "--model", f"hf:{tiny_model}", *common)
     assert code == 1 and "the [llm] extra" in err and "pip install -e '.[llm]'" in err

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import accumulator, cli
+from hostile import failing_later
 from test_cli import session_status
 from tbx_tui.config import FIELDS, field_type
 
@@ -169,6 +170,61 @@ def test_ctrl_c_in_the_first_second_is_one_line(tmp_path):
     assert proc.returncode == 130
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert err.strip().splitlines()[-1].startswith("tbx-tui: interrupted")
+
+
+USER_CODE = """
+import sys, time
+import torch
+from torch import nn
+
+class Hangs(nn.Module):
+    def __init__(self, in_shape, num_classes):
+        super().__init__()
+        print("building", flush=True)
+        while True:  # a download that never ends, a lock never released
+            time.sleep(0.05)
+
+def exits(in_shape, num_classes):
+    sys.exit(0)
+
+def data_exits():
+    sys.exit(3)
+""" + failing_later("ExitsLater", "sys.exit(0)")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_one_signal_ends_a_model_factory_that_hangs(tmp_path, sig):
+    """Before the first step there is nothing to finish or save: the first Ctrl+C used
+    to print "finishing this step, then evaluating and saving" and wait for good."""
+    (tmp_path / "user.py").write_text(USER_CODE)
+    proc = start(tmp_path, "--no-ui", "--model", "user.py:Hangs")
+    assert wait_line(proc, "building")
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + sig, err
+    assert err.strip() == "tbx-tui: interrupted before training started; no run folder " \
+        "was created", err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_sys_exit_in_user_code_is_a_failure_of_that_code(tmp_path):
+    """It ended tbx-tui silently with exit 0 and no run."""
+    (tmp_path / "user.py").write_text(USER_CODE)
+    r = cli("--no-ui", "--model", "user.py:exits", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.strip() == (
+        f"tbx-tui: error: model: {tmp_path / 'user.py'}:exits called sys.exit(0); it must "
+        "return or raise, not end the process"), r.stderr
+    r = cli("--no-ui", "--model", "mlp", "--data", "user.py:data_exits", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.strip() == (
+        f"tbx-tui: error: data: {tmp_path / 'user.py'}:data_exits called sys.exit(3); it "
+        "must return or raise, not end the process"), r.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    # Mid-run, a forward that calls sys.exit() fails the run, recorded as such.
+    r = cli("--no-ui", "--model", "user.py:ExitsLater", "--batch-size", "256", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    assert "failed: " in r.stdout and "user code called sys.exit(0)" in r.stdout, r.stdout
+    assert session_status(accumulator(next((tmp_path / "runs").iterdir()))) == \
+        "STATUS_FAILURE"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])

@@ -161,6 +161,122 @@ def test_numpy_archives_and_their_mistakes(tmp_path):
             load_dataset(f"npz:{tmp_path / name}.npz")
 
 
+def test_a_label_of_2_to_the_40_is_one_line_not_terabytes(tmp_path):
+    """The class count follows the largest label: 2**40 sized the last layer for 10**12
+    classes, and the kernel killed the process at 23.6 GB."""
+    x = np.zeros((20, 8, 8), np.uint8)
+    y = np.arange(20) % 2
+    y[3] = 2 ** 40
+    np.savez(tmp_path / "bomb.npz", x_train=x, y_train=y, x_test=x[:4], y_test=y[:4] % 2)
+    r = cli("--no-ui", "--model", "mlp", "--data", f"npz:{tmp_path / 'bomb.npz'}",
+            "--epochs", "1", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip() == (f"tbx-tui: error: npz:{tmp_path / 'bomb.npz'}: y_train has "
+                                "label 1,099,511,627,776; labels are class numbers "
+                                "0-99,999 (at most 100,000 classes)")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def png_bomb(path, side: int = 30_000) -> None:
+    """A valid PNG of under 1 MB that declares side × side grey pixels (all zero)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data +
+                struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    z = zlib.compressobj(9)
+    row = bytes(side + 1)  # filter byte 0, then the row
+    body = b"".join(z.compress(row) for _ in range(side)) + z.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" +
+                     chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)) +
+                     chunk(b"IDAT", body) + chunk(b"IEND", b""))
+
+
+def test_the_pixel_budget_is_read_from_png_and_other_headers(tmp_path):
+    import io
+
+    from PIL import Image
+
+    from tbx_tui.engine.streaming import ImageTooLarge, _check_pixels
+
+    png_bomb(tmp_path / "bomb.png", side=9000)
+    with pytest.raises(ImageTooLarge, match="9000×9000 pixels is over the budget"):
+        _check_pixels((tmp_path / "bomb.png").read_bytes())
+    jpeg = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(jpeg, "JPEG")
+    _check_pixels(jpeg.getvalue())  # within the budget
+    sof = jpeg.getvalue().index(b"\xff\xc0")  # its frame header: height, width at +5
+    big = bytearray(jpeg.getvalue())
+    big[sof + 5:sof + 9] = (9000).to_bytes(2, "big") * 2
+    with pytest.raises(ImageTooLarge, match="9000×9000 pixels is over the budget"):
+        _check_pixels(bytes(big))
+    big[sof + 5:sof + 9] = (60000).to_bytes(2, "big") * 2  # past PIL's own bomb limit
+    with pytest.raises(ImageTooLarge, match="decompression-bomb limit.* over the budget"):
+        _check_pixels(bytes(big))
+    _check_pixels(b"not an image at all")  # torchvision's decoder says what is wrong
+
+
+def test_a_decompression_bomb_is_skipped_before_decoding(tmp_path, shared_data):
+    """An 875 KB PNG declaring 30000×30000 pixels took 1.6 GB to decode (5.1 GB with
+    --image-size 16); it is refused from its header and counted with the broken files,
+    and the run's peak memory stays that of the same run without it."""
+    root = png_folder(tmp_path / "digits", shared_data, per_class=8, held=2)
+    png_bomb(root / "train" / "3" / "bomb.png")
+    assert (root / "train" / "3" / "bomb.png").stat().st_size < 1_000_000
+    peaks = []
+    for with_bomb in (True, False):
+        if not with_bomb:
+            (root / "train" / "3" / "bomb.png").unlink()
+        r = subprocess.run(
+            [sys.executable, "-c", "import resource, sys\nfrom tbx_tui.cli import main\n"
+             "code = main(sys.argv[1:])\n"
+             "print('peak', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+             "sys.exit(code)", "--no-ui", "--model", "mlp", "--data", f"folder:{root}",
+             "--image-size", "16", "--epochs", "1", "--sys-every", "0"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        peaks.append(int(r.stdout.rsplit("peak ", 1)[1]) * 1024)
+        if with_bomb:
+            assert "skipped 1 image(s) declaring more than 67,108,864 pixels (first: " \
+                   f"{root / 'train' / '3' / 'bomb.png'})" in r.stdout, r.stdout
+    # Decoded, the bomb alone is 900 MB (and 2.7 GB as the grey-to-colour copy).
+    assert peaks[0] < peaks[1] + 64 * 2 ** 20, peaks
+
+
+def test_a_folder_load_peaks_at_its_decoded_size(tmp_path):
+    """Each image is decoded into its row of one tensor: the load's peak memory is the
+    decoded images once plus one image (a list then torch.stack held them twice)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in ("a", "b"):
+        (tmp_path / "f" / c).mkdir(parents=True)
+        for i in range(60):
+            Image.fromarray(rng.integers(0, 255, (256, 256, 3), dtype=np.uint8)).save(
+                tmp_path / "f" / c / f"{i}.png", compress_level=0)
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        from tbx_tui.engine.user_data import LoadNotes, load_user_data
+        from tbx_tui.engine.streaming import decode_file
+
+        def peak():  # VmHWM, in bytes
+            return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status")
+                        if line.startswith("VmHWM:"))
+
+        decode_file({str(tmp_path / "f" / "a" / "0.png")!r}, 0, None)  # imports, buffers
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # the peak starts again from what is resident now
+        before = peak()
+        d = load_user_data("folder:{tmp_path / 'f'}", 0, 0, 0.1, LoadNotes([]))
+        print(peak() - before, d.train_x.numel() + d.test_x.numel())
+        """)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    grew, decoded = map(int, r.stdout.split())
+    assert decoded == 120 * 3 * 256 * 256
+    assert grew < 1.25 * decoded + (4 << 20), (grew / decoded, grew, decoded)
+
+
 def test_a_dataset_factory_in_a_file(tmp_path):
     (tmp_path / "my_data.py").write_text(textwrap.dedent('''
         import torch

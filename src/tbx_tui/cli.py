@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
+from .safe_text import clean
 from .config import (FIELDS, RESUMABLE, ConfigError, build, describe_rule, field_type,
                      load_toml)
 
@@ -26,6 +27,11 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def exit(self, status: int = 0, message: str | None = None):
+        # Every refusal line: its values may come from a file someone else wrote (a run
+        # folder's config.toml on --resume), so they are shown as data.
+        super().exit(status, clean(message.rstrip("\n")) + "\n" if message else message)
 
 
 def add_theme_flag(p: argparse.ArgumentParser) -> None:
@@ -239,7 +245,7 @@ def models_main(argv: Sequence[str]) -> int:
     except ImportError as e:
         print(f"torchvision: not available ({e})")
     found = entry_points()
-    print("entry points (group tbx_tui.models): " + (", ".join(
+    print("entry points (group tbx_tui.models): " + clean(", ".join(
         f"{k} = {v}" for k, v in sorted(found.items())) or "none installed"))
     print(f"your own: FILE.py:NAME or MODULE:NAME — NAME(in_shape, num_classes) returns an "
           f"nn.Module giving (N, num_classes) logits; all forms: {FORMS}")

@@ -352,6 +352,8 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError("--config", f"cannot read {path}: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError("--config", f"{path} is not valid TOML: {e}") from None
+    except RecursionError:  # a = [[[[… nested past what the parser can follow
+        raise ConfigError("--config", f"{path} is not valid TOML: nested too deep") from None
     values = {}
     for key, value in raw.items():
         value = coerce(key, value)

@@ -17,13 +17,19 @@ import time
 from pathlib import Path
 
 from .config import RunConfig
+from .safe_text import clean
 from .engine import (ConsoleSink, DataUnavailable, DeviceUnavailable, InitUnavailable,
                      InitUnusable, LogdirUnusable, ModelUnusable, ResumeUnusable, RunControl,
-                     RunInterrupted, RunState, TensorBoardSink, Trainer)
+                     RunInterrupted, RunState, TensorBoardSink, Trainer, UserCodeExit)
 
 # SIGHUP: a dropped SSH session. The console is gone then, the training is not.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 RELAY_WINDOW_S = 2.0
+
+
+def _say(line: str) -> None:
+    """One line on stderr; its text (a user exception's, a path) shown as data."""
+    print(clean(line), file=sys.stderr)
 
 
 def _exit_now(signum, frame) -> None:
@@ -57,6 +63,10 @@ def run_headless(config: RunConfig, resume: Path | None = None) -> int:
             raise KeyboardInterrupt
         received.append(signum)
         first_at.append(time.monotonic())
+        if trainer.run_dir is None:
+            # Still loading data or building the model (user code that may hang): no step
+            # to finish and nothing to save, so the first signal ends it.
+            raise KeyboardInterrupt
         control.stop()
         if os.environ.get("RANK", "0") != "0":  # one line for the group, from rank 0
             return
@@ -68,19 +78,21 @@ def run_headless(config: RunConfig, resume: Path | None = None) -> int:
     try:
         result = trainer.run()
     except (DeviceUnavailable, LogdirUnusable, ModelUnusable, InitUnusable,
-            ResumeUnusable) as e:
-        print(f"tbx-tui: error: {e}", file=sys.stderr)
+            ResumeUnusable, UserCodeExit) as e:
+        _say(f"tbx-tui: error: {e}")
         return 2
     except (DataUnavailable, InitUnavailable) as e:
-        print(f"tbx-tui: error: {e}", file=sys.stderr)
+        _say(f"tbx-tui: error: {e}")
         return 1
     except RunInterrupted as e:
-        print(f"tbx-tui: {e}", file=sys.stderr)
+        _say(f"tbx-tui: {e}")
         return 128 + (received[0] if received else signal.SIGINT)
     except KeyboardInterrupt:
-        where = trainer.run_dir or "no run folder was created"
-        print(f"tbx-tui: interrupted; event files closed ({where})", file=sys.stderr)
-        return 130
+        if trainer.run_dir is None:
+            _say("tbx-tui: interrupted before training started; no run folder was created")
+        else:
+            _say(f"tbx-tui: interrupted; event files closed ({trainer.run_dir})")
+        return 128 + (received[0] if received else signal.SIGINT)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -91,7 +103,7 @@ def run_headless(config: RunConfig, resume: Path | None = None) -> int:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
     if result.run_dir is None:  # stopped before its first step; the folder is gone
-        print(f"tbx-tui: {result.message}", file=sys.stderr)
+        _say(f"tbx-tui: {result.message}")
     if received:
         return 128 + received[0]
     if result.state in (RunState.FINISHED, RunState.STOPPED):

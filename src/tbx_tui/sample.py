@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from .safe_text import clean
+
 PROG = "tbx-tui sample"
 
 
@@ -25,6 +27,10 @@ def sample_main(argv: Sequence[str]) -> int:
                    help="sample among the K likeliest tokens only; 0 = all (default)")
     p.add_argument("--seed", type=int, default=0, help="the sampling's seed (default 0)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps", "auto"))
+    p.add_argument("--raw", action="store_true",
+                   help="print the model's text exactly, control characters included (they "
+                        "drive the terminal: escape sequences a model learnt from its text "
+                        "can set the title or the clipboard); default: shown as \\x1b etc.")
     args = p.parse_args(argv)
     if not 1 <= args.tokens <= 100_000:
         p.error(f"--tokens: must be 1-100,000 (got {args.tokens})")
@@ -35,8 +41,12 @@ def sample_main(argv: Sequence[str]) -> int:
     run = Path(args.run_dir).expanduser()
     problem = _problem(run)
     if problem:
-        p.exit(2, f"{PROG}: error: {problem}\n")
+        p.exit(2, clean(f"{PROG}: error: {problem}") + "\n")
     return _generate(run, args)
+
+
+def _err(line: str) -> None:
+    print(clean(line), file=sys.stderr)
 
 
 def _problem(run: Path) -> str | None:
@@ -65,37 +75,42 @@ def _generate(run: Path, args) -> int:
         tok = Tokenizer.load(run)
         device = resolve_device(args.device)
     except (ConfigError, TypeError, ValueError, OSError) as e:
-        print(f"{PROG}: error: {run}: {e}", file=sys.stderr)
+        _err(f"{PROG}: error: {run}: {e}")
         return 2
     except InitUnavailable as e:  # an hf: run without the [llm] extra
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        _err(f"{PROG}: error: {e}")
         return 1
     if not cfg.is_lm:
-        print(f"{PROG}: error: {run} trained {cfg.model}, not a language model", file=sys.stderr)
+        _err(f"{PROG}: error: {run} trained {cfg.model}, not a language model")
         return 2
     try:
         model, source = _model(run, cfg, tok)
     except (OSError, RuntimeError, ResumeUnusable, ValueError, KeyError) as e:
-        print(f"{PROG}: error: {run}: {e}", file=sys.stderr)
+        _err(f"{PROG}: error: {run}: {e}")
         return 1
     except DeviceUnavailable as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        _err(f"{PROG}: error: {e}")
         return 2
     try:
         ids = tok.encode(args.prompt)
     except ValueError as e:  # a character the run's char vocabulary never saw
-        print(f"{PROG}: error: --prompt: {e}", file=sys.stderr)
+        _err(f"{PROG}: error: --prompt: {e}")
         return 2
     if not len(ids):
-        print(f"{PROG}: error: --prompt: must not be empty", file=sys.stderr)
+        _err(f"{PROG}: error: --prompt: must not be empty")
         return 2
     model = model.to(device).eval()
     gen = torch.Generator(device=device).manual_seed(args.seed)
     out = model.generate(ids[None, :].to(device), args.tokens, args.temperature, args.top_k,
                          generator=gen)
-    print(f"# {run.name} ({source}), {args.tokens} tokens, temperature {args.temperature:g}"
-          + (f", top-k {args.top_k}" if args.top_k else ""), file=sys.stderr)
-    sys.stdout.write(tok.decode(out[0].tolist()) + "\n")
+    _err(f"# {run.name} ({source}), {args.tokens} tokens, temperature {args.temperature:g}"
+         + (f", top-k {args.top_k}" if args.top_k else ""))
+    text = tok.decode(out[0].tolist())
+    if args.raw:  # as the model wrote it; only what no terminal encoding can carry goes
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode("utf-8", "replace") + b"\n")
+    else:
+        sys.stdout.write(clean(text, multiline=True) + "\n")
     return 0
 
 

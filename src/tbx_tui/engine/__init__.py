@@ -9,11 +9,11 @@ from .trainer import (DeviceUnavailable, LogdirUnusable, RunInterrupted, Trainer
                       resolve_device)
 from .data import DataUnavailable, load_dataset
 from .finetune import InitUnavailable, InitUnusable
-from .models import ModelUnusable
+from .models import ModelUnusable, UserCodeExit
 from .checkpoint import ResumeUnusable
 
 __all__ = ["Progress", "RunControl", "RunState", "ConsoleSink", "RunInfo", "RunResult",
            "TensorBoardSink", "DeviceUnavailable", "LogdirUnusable", "RunInterrupted", "Trainer",
            "resolve_device",
-           "DataUnavailable", "load_dataset", "ModelUnusable",
+           "DataUnavailable", "load_dataset", "ModelUnusable", "UserCodeExit",
            "InitUnavailable", "InitUnusable", "ResumeUnusable"]

@@ -105,8 +105,22 @@ def _missing(ref: str, why: str) -> str:
             "give a folder written by save_pretrained")
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "spiece.model", "vocab.json",
+                   "vocab.txt")
+
+
 def load_tokenizer(ref: str, download: bool = True):
-    return _pretrained("AutoTokenizer", ref, download)
+    tok = _pretrained("AutoTokenizer", ref, download)
+    # A folder without its tokenizer files still loads, as the architecture's tokenizer
+    # class with an empty vocabulary, which then encodes every text to 0 tokens.
+    if not tok.vocab_size:
+        name = source(ref)
+        where = f"{name} holds" if os.path.isdir(name) else "its files hold"
+        raise ModelUnusable(f"{ref} has no tokenizer: {where} none of "
+                            f"{', '.join(TOKENIZER_FILES)} (vocab.json with merges.txt); "
+                            "save the model's tokenizer beside it "
+                            "(tokenizer.save_pretrained(FOLDER))")
+    return tok
 
 
 def load_config(ref: str, download: bool = True):

@@ -8,6 +8,7 @@ run here is comparable with the tutorial's. ``resnet18`` comes from torchvision.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Callable
 
 import torch
@@ -69,6 +70,22 @@ REGISTRY: dict[str, Callable[[Shape, int], nn.Module]] = {
 }
 
 
+class UserCodeExit(Exception):
+    """User code (a model or data factory, its import, a model's forward) called
+    ``sys.exit()``: a failure of that code. Left alone it would end tbx-tui silently, with
+    the exit code the user code chose (often 0) and no run."""
+
+
+@contextmanager
+def no_exit(where: str):
+    """Run user code; its SystemExit becomes a UserCodeExit naming ``where``."""
+    try:
+        yield
+    except SystemExit as e:
+        raise UserCodeExit(f"{where} called sys.exit({e.code!r}); it must return or raise, "
+                           "not end the process") from None
+
+
 class ModelUnusable(ValueError):
     """A model reference that cannot give a working model. ``str()`` is one line that
     names the setting; the CLI exits 2 with it, before any run folder exists."""
@@ -122,7 +139,7 @@ def _torchvision(name: str, in_shape: Shape, num_classes: int) -> nn.Module:
     return model
 
 
-def _user_object(ref):
+def _user_object(ref, setting: str = "model"):
     """The class or factory a file, module or entry point reference names."""
     import importlib
     import importlib.util
@@ -132,16 +149,19 @@ def _user_object(ref):
     where = {"file": ref.target, "module": ref.target,
              "entry": entry_points().get(ref.target, "")}[ref.kind]
     try:
-        if ref.kind == "file":
-            spec = importlib.util.spec_from_file_location(
-                f"tbx_tui_user_model_{abs(hash(ref.target))}", ref.target)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            attr = ref.attr
-        else:
-            mod_name, attr = (ref.target, ref.attr) if ref.kind == "module" else \
-                where.split(":", 1)
-            module = importlib.import_module(mod_name)
+        with no_exit(f"{setting}: importing {where}"):
+            if ref.kind == "file":
+                spec = importlib.util.spec_from_file_location(
+                    f"tbx_tui_user_model_{abs(hash(ref.target))}", ref.target)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                attr = ref.attr
+            else:
+                mod_name, attr = (ref.target, ref.attr) if ref.kind == "module" else \
+                    where.split(":", 1)
+                module = importlib.import_module(mod_name)
+    except UserCodeExit:
+        raise
     except Exception as e:  # the user's code: any error while importing it
         raise ModelUnusable(f"cannot import {where}: {type(e).__name__}: {e}") from None
     obj = getattr(module, attr, None)
@@ -169,7 +189,10 @@ def build_model(name: str, in_shape: Shape, num_classes: int) -> nn.Module:
                         in_shape, num_classes)
     build, label = _user_object(ref)
     try:
-        model = build(tuple(in_shape), num_classes)
+        with no_exit(f"model: {label}"):
+            model = build(tuple(in_shape), num_classes)
+    except UserCodeExit:
+        raise
     except Exception as e:
         raise ModelUnusable(f"{label}({tuple(in_shape)}, {num_classes}) raised "
                             f"{type(e).__name__}: {e}") from None
@@ -184,8 +207,10 @@ def _checked(model: nn.Module, label: str, in_shape: Shape, num_classes: int) ->
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), no_exit(f"model: {label}'s forward"):
             out = model(torch.zeros(2, *in_shape))
+    except UserCodeExit:
+        raise
     except Exception as e:
         raise ModelUnusable(f"{label} fails on a batch of shape {(2, *in_shape)}: "
                             f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"

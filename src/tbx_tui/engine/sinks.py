@@ -15,6 +15,7 @@ from typing import Callable, Protocol, TextIO
 
 from .control import Progress, RunState
 from ..logs.runstate import STATE_TAG, end_state_text
+from ..safe_text import clean
 from ..progress import duration as _duration, evaluated_on, metrics_line, progress_line
 from .histograms import Histogram
 
@@ -163,7 +164,10 @@ class TensorBoardSink:
             status = {RunState.FINISHED: "STATUS_SUCCESS", RunState.STOPPED: "STATUS_UNKNOWN"}
             self._set_status(Status.Value(status.get(result.state, "STATUS_FAILURE")))
             self.file.add_summary(self._sei, 0)
-            state = text(STATE_TAG, end_state_text(result.state.value, result.message))
+            # The message may be a user exception's text: readers show it, so it is
+            # written as display text (any reader cleans it again).
+            state = text(STATE_TAG, end_state_text(result.state.value,
+                                                   clean(result.message)))
             state.value[0].tag = STATE_TAG  # text() appends "/text_summary"
             self.file.add_summary(state, max(result.steps - 1, 0))
         finally:
@@ -209,12 +213,14 @@ class ConsoleSink:
 
     def _print(self, text: str) -> None:
         with self._lock:
-            self._write(("\r\x1b[2K" if self.live else "") + text + "\n")
+            # Lines carry user code's messages and dataset names: never control bytes.
+            self._write(("\r\x1b[2K" if self.live else "") + clean(text) + "\n")
 
     def _tick(self) -> None:
         while not self._done.wait(0.25):
             with self._lock:
-                self._write("\r\x1b[2K" + progress_line(self._progress(), self._width()))
+                self._write("\r\x1b[2K" + clean(progress_line(self._progress(),
+                                                             self._width())))
 
     def open(self, info: RunInfo) -> None:
         self._info = info

@@ -80,7 +80,14 @@ class Tokenizer:
 
     @classmethod
     def load(cls, run_dir: Path) -> "Tokenizer":
-        d = json.loads((Path(run_dir) / "tokenizer.json").read_text("utf-8"))
+        path = Path(run_dir) / "tokenizer.json"
+        try:
+            d = json.loads(path.read_text("utf-8"))
+            if not isinstance(d, dict) or d.get("kind") not in ("char", "byte", "hf") \
+                    or not isinstance(d.get("vocab", ""), str):
+                raise ValueError("not a tokenizer.json of tbx-tui")
+        except (ValueError, RecursionError) as e:  # damaged, or nested [[[… too deep
+            raise ValueError(f"{path} is damaged ({type(e).__name__}: {e})") from None
         if d["kind"] == "hf":
             from .hf import load_tokenizer
 

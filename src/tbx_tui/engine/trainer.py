@@ -357,7 +357,9 @@ class Trainer(Resuming):
             raise
         except LogdirUnusable:
             raise
-        except Exception as e:  # shown to the user with the path of the full traceback
+        except (Exception, SystemExit) as e:  # shown with the path of the full traceback
+            # SystemExit too: user code (a model's forward, a Dataset) that calls
+            # sys.exit() mid-run fails the run; it does not end the process unrecorded.
             reserve.release()  # a full disk: room for the traceback and the end status
             result = self._failed(e)
         if result.state is RunState.STOPPED and self._step == 0:
@@ -404,8 +406,10 @@ class Trainer(Resuming):
             except Exception:  # one broken sink must not hide others
                 pass
 
-    def _failed(self, e: Exception) -> RunResult:
-        message = describe_os_error(e) if isinstance(e, OSError) else f"{type(e).__name__}: {e}"
+    def _failed(self, e: BaseException) -> RunResult:
+        message = describe_os_error(e) if isinstance(e, OSError) else \
+            f"user code called sys.exit({e.code!r})" if isinstance(e, SystemExit) else \
+            f"{type(e).__name__}: {e}"
         log = self.run_dir / "error.log"
         try:
             atomic_write(log, traceback.format_exc())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -21,17 +21,25 @@ from .streaming import DataPath, item_image
 
 from ..data_files import IMAGE_SUFFIXES, class_files, folder_layout
 
+MAX_CLASSES = 100_000  # a label is a class number below this
+
 
 @dataclass
 class LoadNotes:
     skipped: list[str]   # images that could not be decoded
     path: str = ""       # which data path was chosen, and why
+    too_large: list[str] = field(default_factory=list)  # over PIXEL_BUDGET, not decoded
 
     def lines(self) -> list[str]:
+        from .streaming import PIXEL_BUDGET
+
         found = [self.path] if self.path else []
         if self.skipped:
             found.append(f"skipped {len(self.skipped)} image(s) that could not be decoded "
                          f"(first: {self.skipped[0]})")
+        if self.too_large:
+            found.append(f"skipped {len(self.too_large)} image(s) declaring more than "
+                         f"{PIXEL_BUDGET:,} pixels (first: {self.too_large[0]})")
         return found
 
 
@@ -64,19 +72,11 @@ def _folder(root: str, seed: int, image_size: int, val_fraction: float, notes: L
             return StreamingData(label, FolderImages(*train, shape), FolderImages(*test, shape),
                                  classes, path.workers)
         notes.path = path.resident(decoded)
-    tr_images, tr_labels = _decode(*train, image_size, notes)
-    te_images, te_labels = _decode(*test, image_size, notes)
-    if not tr_images or not te_images:
-        raise DataUnavailable(f"{label}: no {'training' if not tr_images else 'held-out'} "
+    x, y, n = _decode(train[0] + test[0], train[1] + test[1], len(train[0]), image_size,
+                      notes, label)
+    if not n or n == len(y):
+        raise DataUnavailable(f"{label}: no {'training' if not n else 'held-out'} "
                               "image could be decoded")
-    images = tr_images + te_images
-    sizes = sorted({tuple(img.shape[1:]) for img in images})
-    if len(sizes) > 1:
-        raise _mixed_sizes(label, sizes)
-    channels = max(img.shape[0] for img in images)  # grey and colour: colour
-    x = torch.stack([img.expand(channels, -1, -1) for img in images])
-    y = torch.tensor(tr_labels + te_labels, dtype=torch.long)
-    n = len(tr_images)
     return TensorData(label, x[:n], y[:n], x[n:], y[n:], classes)
 
 
@@ -146,23 +146,44 @@ def _mixed_sizes(label: str, sizes: list[tuple[int, int]]) -> DataUnavailable:
                            "--image-size N to resize them to N×N")
 
 
-def _decode(paths: list[str], labels: list[int], image_size: int, notes: LoadNotes):
-    from .streaming import decode_file
+def _decode(paths: list[str], labels: list[int], n_train: int, image_size: int,
+            notes: LoadNotes, label: str) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(uint8 images (K, C, H, W), their labels, how many of them are training images):
+    each image decoded straight into its row of one tensor, so a folder's load peaks at
+    its decoded size plus one image (a list of images, then torch.stack, held it twice:
+    2.1× measured). Images that cannot be decoded, or declare too many pixels, are left
+    out and counted; grey images join colour ones as three equal channels."""
+    from .streaming import ImageTooLarge, decode_file
 
     size = (image_size, image_size) if image_size else None
-    images, kept = [], []
+    x, kept, kept_train = None, [], 0
     # torchvision 0.29 marks its image decoders deprecated in favour of TorchCodec;
     # they are what this path uses, and they work.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision.io")
-        for path, k in zip(paths, labels):
+        for i, (path, k) in enumerate(zip(paths, labels)):
             try:
-                images.append(decode_file(path, 0, size))
+                img = decode_file(path, 0, size)
+            except ImageTooLarge:  # a decompression bomb, or just too big: not decoded
+                notes.too_large.append(path)
+                continue
             except Exception:  # truncated, not an image, unsupported: skipped, counted
                 notes.skipped.append(path)
                 continue
+            if x is None:  # rows for every file; those of skipped files are never touched
+                x = torch.empty((len(paths), *img.shape), dtype=torch.uint8)
+            elif tuple(img.shape[1:]) != tuple(x.shape[2:]):
+                raise _mixed_sizes(label, sorted({tuple(x.shape[2:]), tuple(img.shape[1:])}))
+            if img.shape[0] > x.shape[1]:  # the first colour image after grey ones
+                wider = torch.empty((len(paths), img.shape[0], *x.shape[2:]), dtype=torch.uint8)
+                wider[:len(kept)] = x[:len(kept)].expand(-1, img.shape[0], -1, -1)
+                x = wider
+            x[len(kept)] = img.expand(x.shape[1], -1, -1)
             kept.append(k)
-    return images, kept
+            kept_train += i < n_train
+    if x is None:
+        raise DataUnavailable(f"{label}: no training image could be decoded")
+    return x[:len(kept)], torch.tensor(kept, dtype=torch.long), kept_train
 
 
 # ---- arrays and factories --------------------------------------------------------------
@@ -188,7 +209,16 @@ def _labels(y: torch.Tensor, n: int, label: str, which: str) -> torch.Tensor:
                               f"{tuple(y.shape)} {str(y.dtype).replace('torch.', '')}")
     if len(y) and int(y.min()) < 0:
         raise DataUnavailable(f"{label}: {which} has negative labels")
+    if len(y) and int(y.max()) >= MAX_CLASSES:
+        raise DataUnavailable(_too_many_classes(label, which, int(y.max())))
     return y.long()
+
+
+def _too_many_classes(label: str, which: str, top: int) -> str:
+    # The class count follows the largest label, and the model's last layer that count:
+    # one label of 2**40 asked for terabytes.
+    return (f"{label}: {which} has label {top:,}; labels are class numbers 0-"
+            f"{MAX_CLASSES - 1:,} (at most {MAX_CLASSES:,} classes)")
 
 
 def _assemble(label: str, xtr, ytr, xte, yte) -> TensorData:
@@ -225,22 +255,23 @@ def _npz(path: str) -> TensorData:
 
 
 def _factory(ref, notes: LoadNotes, path: DataPath | None):
-    from .models import ModelUnusable, _user_object
+    from .models import ModelUnusable, UserCodeExit, _user_object, no_exit
 
     try:
-        build, where = _user_object(ref)
+        build, where = _user_object(ref, "data")
     except ModelUnusable as e:
         raise DataUnavailable(str(e).replace("model: ", "data: ", 1)) from None
     label = f"data {where}"
     try:
-        train, test = build()
-        if path is not None and not _pair(train):
-            streamed = _stream_datasets(label, train, test, notes, path)
-            if streamed is not None:
-                streamed.name = where
-                return streamed
-        parts = [_materialise(part) for part in (train, test)]
-    except DataUnavailable:
+        with no_exit(f"data: {where}"):
+            train, test = build()
+            if path is not None and not _pair(train):
+                streamed = _stream_datasets(label, train, test, notes, path)
+                if streamed is not None:
+                    streamed.name = where
+                    return streamed
+            parts = [_materialise(part) for part in (train, test)]
+    except (DataUnavailable, UserCodeExit):
         raise
     except Exception as e:
         raise DataUnavailable(f"data: {where}() raised {type(e).__name__}: {e} (it must "
@@ -275,6 +306,9 @@ def _dataset_classes(label: str, train, test) -> list[str]:
     have both), else from reading the test labels: the only pass over items before
     training, so it is bounded."""
     names = getattr(train, "classes", None)
+    if isinstance(names, (list, tuple)) and len(names) > MAX_CLASSES:
+        raise DataUnavailable(f"{label}: the train Dataset names {len(names):,} classes; "
+                              f"at most {MAX_CLASSES:,}")
     if isinstance(names, (list, tuple)) and len(names) >= 2:
         return [str(c) for c in names]
     targets = getattr(train, "targets", None)
@@ -286,6 +320,8 @@ def _dataset_classes(label: str, train, test) -> list[str]:
         raise DataUnavailable(f"{label}: give the train Dataset a classes or targets "
                               "attribute: a test set of over 100,000 items is not read "
                               "twice to count classes")
+    if k > MAX_CLASSES:
+        raise DataUnavailable(_too_many_classes(label, "the train Dataset", k - 1))
     if k < 2:
         raise DataUnavailable(f"{label}: needs images of at least 2 classes")
     return [str(i) for i in range(k)]

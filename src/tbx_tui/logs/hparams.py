@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 
+from ..safe_text import clean
 from .runstate import state_from_status
 from .wire import WireError, fields
 
@@ -16,7 +17,7 @@ def _value(buf, start: int, end: int):
         if number == 2 and wire == 1:
             return _F64.unpack_from(buf, s)[0]
         if number == 3 and wire == 2:
-            return bytes(buf[s:e]).decode("utf-8", "replace")
+            return clean(bytes(buf[s:e]))
         if number == 4 and wire == 0:
             return bool(value)
     return None
@@ -33,7 +34,7 @@ def apply_hparams(run, tag: str, content: bytes) -> None:
                         key, val = "", None
                         for n3, w3, _, s3, e3 in fields(content, s2, e2):
                             if n3 == 1 and w3 == 2:
-                                key = bytes(content[s3:e3]).decode("utf-8", "replace")
+                                key = clean(bytes(content[s3:e3]))
                             elif n3 == 2 and w3 == 2:
                                 val = _value(content, s3, e3)
                         run.hparams[key] = val

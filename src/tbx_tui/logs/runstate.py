@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..safe_text import clean
+
 STATE_TAG = "tbx/run_state"
 ENDED = ("finished", "stopped", "diverged", "failed", "ended")
 QUIET_FLOOR_S = 30.0
@@ -31,7 +33,8 @@ def parse_state_text(text: str) -> tuple[str | None, str]:
     """(state, why) from a ``tbx/run_state`` text; state None if it names none."""
     word, _, why = text.partition(":")
     word = word.strip()
-    return (word if word in ENDED else None), why.strip()
+    # The reason is shown on one line (status line, run table, --once).
+    return (word if word in ENDED else None), clean(why.strip())
 
 
 def state_from_status(status: int) -> str | None:

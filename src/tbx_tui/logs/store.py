@@ -2,7 +2,9 @@
 
 Every point is kept. Writers (the poller thread) change it under ``lock`` and bump
 ``version``; readers (the UI) compare versions and redraw only when something changed.
-Restart semantics follow TensorBoard's EventAccumulator: with file version >= 2 a
+Text from the files (tags, text summaries, hparams, run-state reasons) enters the store
+through ``safe_text.clean``: every view, ``--once`` and the CSV export read it from here, so
+none of them sees the control bytes a stranger's log may carry. Restart semantics follow TensorBoard's EventAccumulator: with file version >= 2 a
 ``SessionLog.START`` at step s drops every point with step >= s; older files drop a tag's
 points at and after a step that goes backwards.
 """
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..safe_text import clean, clean_name
 from .reader import Chunk
 from .runstate import STATE_TAG, parse_state_text
 from .wire import SESSION_START, Event, Histogram
@@ -139,7 +142,7 @@ class MetricStore:
             run.bad += chunk.bad
             purges = self._events(run, chunk)
             for tag, offsets, steps, walls, values in chunk.scalars.per_tag():
-                self._add_scalars(run, tag, offsets, steps, walls, values, purges)
+                self._add_scalars(run, clean_name(tag), offsets, steps, walls, values, purges)
             self.touch(run)
 
     def _events(self, run: RunData, chunk: Chunk) -> list[tuple[int, int, tuple | None]]:
@@ -157,7 +160,7 @@ class MetricStore:
                 purges.append((offset, ev.step, None))
                 run.end_state, run.end_reason = None, ""  # a new session: running again
             if run.file_version < 2 and ev.has_summary and ev.step < run.recent_step:
-                tags = tuple(v.tag for v in ev.values)
+                tags = tuple(clean_name(v.tag) for v in ev.values)
                 self._purge(run, ev.step, tags)
                 purges.append((offset, ev.step, tags))
             self._note(run, ev.step, ev.wall_time, ev.has_summary)
@@ -167,19 +170,20 @@ class MetricStore:
 
     @staticmethod
     def _value(run: RunData, ev: Event, v) -> None:
+        tag = clean_name(v.tag)
         if v.kind == "scalar":
-            run.scalars.setdefault(v.tag, Series()).append([ev.step], [ev.wall_time], [v.scalar])
+            run.scalars.setdefault(tag, Series()).append([ev.step], [ev.wall_time], [v.scalar])
         elif v.kind == "histogram":
-            run.histograms.setdefault(v.tag, []).append(HistogramPoint(ev.step, ev.wall_time,
+            run.histograms.setdefault(tag, []).append(HistogramPoint(ev.step, ev.wall_time,
                                                                        v.histogram))
         elif v.kind == "hparams":
             from .hparams import apply_hparams
 
-            apply_hparams(run, v.tag, v.content)
+            apply_hparams(run, tag, v.content)
         elif v.kind == "text":
-            text = v.content.decode("utf-8", "replace")
-            run.texts.setdefault(v.tag, []).append(TextPoint(ev.step, ev.wall_time, text))
-            if v.tag == STATE_TAG:
+            text = clean(v.content, multiline=True)
+            run.texts.setdefault(tag, []).append(TextPoint(ev.step, ev.wall_time, text))
+            if tag == STATE_TAG:
                 state, why = parse_state_text(text)
                 if state is not None:
                     run.end_state, run.end_reason = state, why

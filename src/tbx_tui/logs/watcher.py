@@ -12,6 +12,7 @@ import os
 import threading
 from pathlib import Path
 
+from ..safe_text import clean
 from .reader import EventFileReader
 from .runstate import pace, quiet_limit
 from .store import MetricStore, RunData
@@ -34,12 +35,14 @@ def discover(roots: list[str], problems: dict[str, str] | None = None
         def name_of(folder: str) -> str:
             rel = os.path.relpath(folder, root)
             name = root_path.resolve().name if rel == "." else rel.replace(os.sep, "/")
-            return f"{root_path.resolve().name}/{name}" if prefix and rel != "." else name
+            # A folder name is anyone's text: it is shown, never sent to the terminal raw.
+            return clean(f"{root_path.resolve().name}/{name}" if prefix and rel != "."
+                         else name)
 
         def unreadable(err: OSError) -> None:
             if problems is not None:
                 problems[name_of(err.filename or root)] = \
-                    f"cannot list folder: {err.strerror or err}"
+                    clean(f"cannot list folder: {err.strerror or err}")
 
         seen: set[str] = set()
         for folder, dirs, files in os.walk(root, followlinks=True, onerror=unreadable):
@@ -51,7 +54,12 @@ def discover(roots: list[str], problems: dict[str, str] | None = None
             dirs.sort()
             events = sorted(f for f in files if is_event_file(f))
             if events:
-                found[name_of(folder)] = (folder, [os.path.join(folder, f) for f in events])
+                name = name_of(folder)
+                n = 2
+                while name in found:  # two folders that only differ in what clean() showed
+                    name = f"{name_of(folder)} ({n})"
+                    n += 1
+                found[name] = (folder, [os.path.join(folder, f) for f in events])
     return found
 
 
@@ -128,7 +136,8 @@ class LogWatcher:
                 continue
             empty += st.st_size == 0
             newest = max(newest or 0.0, st.st_mtime)
-        problems = {os.path.basename(r.path): r.problem for r in readers if r.problem}
+        problems = {clean(os.path.basename(r.path)): clean(r.problem)
+                    for r in readers if r.problem}
         self._set_problems(run, problems)
         if (empty, newest) != (run.empty_files, run.mtime):
             with store.lock:
@@ -161,6 +170,6 @@ class LogWatcher:
                 self.poll()
                 self.error = None
             except Exception as e:  # keep watching; the UI shows the message
-                self.error = f"{type(e).__name__}: {e}"
+                self.error = clean(f"{type(e).__name__}: {e}")
             self._wake.wait(self.interval)
             self._wake.clear()

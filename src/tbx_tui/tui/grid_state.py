@@ -14,6 +14,7 @@ import os
 from dataclasses import asdict, dataclass
 
 from ..atomic import atomic_write
+from ..safe_text import clean
 from .widgets.histogram_plot import MODES
 
 # The default grid, as TensorBoard's first screen: losses, accuracy, the learning rate,
@@ -90,37 +91,84 @@ def state_file() -> str:
     return os.path.join(base, "grids.json")
 
 
+MAX_STATE_BYTES = 16 << 20  # far above any real file (a view is ~1 KB per logdir)
+MAX_TAG = 1000
+MAX_SAVED_CHARTS = 1000  # pinned by hand; a file asking for more is cut there
+
+
+class StateDamaged(ValueError):
+    pass
+
+
 def _load_all(path: str) -> dict:
+    """The whole state file; {} when absent. StateDamaged when it is there but not ours
+    to use: not JSON, nested too deep to parse, huge, not an object, unreadable."""
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}  # absent or damaged: the defaults, and the next save replaces it
-
-
-def load_view(key: str) -> dict:
-    """The saved view of one log directory: ``charts`` (a list of ChartSpec, or None for
-    the defaults) and the other settings as saved; {} when there is none."""
-    view = _load_all(state_file()).get(key)
-    if not isinstance(view, dict):
+        with open(path, "rb") as f:
+            raw = f.read(MAX_STATE_BYTES + 1)
+    except FileNotFoundError:
         return {}
+    except OSError as e:
+        raise StateDamaged(f"cannot read {path}: {e.strerror or e}") from None
+    if len(raw) > MAX_STATE_BYTES:
+        raise StateDamaged(f"{path} is over {MAX_STATE_BYTES >> 20} MiB")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as e:  # RecursionError: [[[[… 100,000 deep
+        raise StateDamaged(f"{path} is damaged ({type(e).__name__})") from None
+    if not isinstance(data, dict):
+        raise StateDamaged(f"{path} is damaged (not a JSON object)")
+    return data
+
+
+def _number(value, low: float, high: float, default):
+    """A finite number within [low, high], else ``default`` (NaN, ±inf, text, bools)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    if isinstance(value, float) and not math.isfinite(value):
+        return default
+    return min(max(value, low), high)
+
+
+def _spec(c) -> ChartSpec:
+    return ChartSpec(clean(str(c["tag"])[:MAX_TAG]),
+                     c.get("kind") if c.get("kind") in ("scalar", "histogram") else "scalar",
+                     c.get("log_y") is True,
+                     c.get("mode") if c.get("mode") in MODES else MODES[0])
+
+
+def load_view(key: str) -> tuple[dict, str | None]:
+    """(the saved view of one log directory, what was wrong with the state file). The
+    view: ``charts`` (a list of ChartSpec, or None for the defaults) and the other
+    settings, each checked and clamped; {} when there is none or the file is damaged,
+    which the next save replaces."""
+    try:
+        view = _load_all(state_file()).get(key)
+    except StateDamaged as e:
+        return {}, f"{e}: the default view is used; the next change replaces it"
+    if not isinstance(view, dict):
+        return {}, None
     charts = view.get("charts")
     try:
-        view["charts"] = None if charts is None else [
-            ChartSpec(str(c["tag"]), c.get("kind", "scalar") if c.get("kind") in
-                      ("scalar", "histogram") else "scalar", bool(c.get("log_y", False)),
-                      c.get("mode") if c.get("mode") in MODES else MODES[0])
-            for c in charts]
+        charts = None if not isinstance(charts, list) else \
+            [_spec(c) for c in charts[:MAX_SAVED_CHARTS]]
     except (TypeError, KeyError, AttributeError):
-        view["charts"] = None
-    return view
+        charts = None
+    return {"charts": charts,
+            "smoothing": _number(view.get("smoothing"), 0.0, 0.99, None),
+            "by_time": view.get("by_time") is True,
+            "side": view.get("side") is not False,
+            "zoomed": view.get("zoomed") is True,
+            "selected": _number(view.get("selected"), 0, MAX_SAVED_CHARTS, 0)}, None
 
 
 def save_view(key: str, charts: list[ChartSpec] | None, **settings) -> None:
     """Raises OSError when the state file cannot be written (the caller says so)."""
     path = state_file()
-    data = _load_all(path)
+    try:
+        data = _load_all(path)
+    except StateDamaged:
+        data = {}  # replaced whole: what it held was of no use
     data[key] = {"charts": None if charts is None else [asdict(c) for c in charts],
                  **settings}
     os.makedirs(os.path.dirname(path), exist_ok=True)

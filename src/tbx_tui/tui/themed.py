@@ -14,6 +14,7 @@ from functools import partial
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 
+from ..safe_text import clean
 from .themes import DEFAULT_THEME, available_themes, rgb
 from .widgets.palette import set_palette
 
@@ -37,9 +38,12 @@ class ThemedApp(App):
         for t in self.plot_themes.values():
             self.register_theme(t.theme)
         self._wanted_theme = theme_name or DEFAULT_THEME
-        self._signals: list[int] = []
+        self._signals: dict[int, object] = {}  # signal -> the handler it had before
+        self._stopping = False
+        self._loop = None
 
     def on_mount(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._catch_stop_signals()
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self._wanted_theme in self.plot_themes:
@@ -52,31 +56,44 @@ class ThemedApp(App):
         """SIGTERM (kill, a scheduler) and SIGHUP (a dropped SSH session) end the app the
         way q does: runs stopped and saved, files closed, the terminal given back. Left to
         their defaults they kill the process mid-write with the terminal still in the
-        alternate screen and mouse tracking on."""
-        loop = asyncio.get_running_loop()
+        alternate screen and mouse tracking on.
+
+        The handler is Python's own, not the event loop's: a terminal that is gone or no
+        longer read blocks Textual's output queue, and with it the loop, for good (seen:
+        an orphaned ``watch`` alive 59 minutes after SIGHUP and SIGTERM). Python runs this
+        handler even in a thread blocked on that queue, and it hands the rest to a thread
+        of its own."""
+        if threading.current_thread() is not threading.main_thread():
+            return  # only the main thread may set handlers (an app run by a test thread)
         for sig in STOP_SIGNALS:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.stop_on_signal, sig)
-                self._signals.append(sig)
+            self._signals[sig] = signal.signal(sig, self._on_stop_signal)
 
     def on_unmount(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in self._signals:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(sig)
+        for sig, previous in self._signals.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(sig, previous)
         self._signals.clear()
 
+    def _on_stop_signal(self, sig: int, frame) -> None:
+        if self._stopping:  # a second signal: the first one's thread is on it
+            return
+        self._stopping = True
+        threading.Thread(target=self.stop_on_signal, args=(sig,), daemon=True,
+                         name="tbx-stop").start()
+
     def stop_on_signal(self, sig: int) -> None:
-        # first: whatever happens next, the runs are saved and closed
-        self.close_runs(hangup=sig == signal.SIGHUP)
+        """On its own thread: whatever the UI thread is stuck on, the runs are saved and
+        closed, then the app is asked to exit, and the process ends within
+        ``EXIT_GRACE_S`` of that whether or not Textual's shutdown got through (after
+        SIGHUP the terminal is gone: its writer thread dies on EIO, then its full queue
+        blocks the exit)."""
         code = 128 + sig
-        # After SIGHUP the terminal is gone, and Textual's shutdown can hang on it for
-        # good (its writer thread dies on EIO, then its full queue blocks the exit). What
-        # mattered is done by now, so a shutdown that has not finished in a few seconds
-        # is cut short.
-        threading.Thread(target=_exit_later, args=(code, EXIT_GRACE_S), daemon=True,
-                         name="tbx-exit-watchdog").start()
-        self.exit(return_code=code)
+        try:
+            self.close_runs(hangup=sig == signal.SIGHUP)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop may have closed already
+                self._loop.call_soon_threadsafe(partial(self.exit, return_code=code))
+            _exit_later(code, EXIT_GRACE_S)
 
     def close_runs(self, timeout: float = 10.0, hangup: bool = False) -> None:
         """Stop whatever this app runs, saved and closed (the trainer app has runs)."""
@@ -88,6 +105,10 @@ class ThemedApp(App):
         for screen in self.screen_stack:
             if hasattr(screen, "invalidate_plots"):
                 screen.invalidate_plots()
+
+    def notify(self, message: str, **kwargs) -> None:
+        """Every toast of both apps: run names, paths and errors in it are shown as data."""
+        super().notify(clean(message, multiline=True), **kwargs)
 
     def action_next_theme(self) -> None:
         names = sorted(self.plot_themes)

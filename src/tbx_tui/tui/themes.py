@@ -48,8 +48,9 @@ def load_theme(path: Path) -> PlotTheme:
                       **{k: str(v) for k, v in colours.items()})
         runs = tuple(rgb(c) for c in data.get("plot", {}).get("runs", [])) or \
             ((86, 156, 214), (255, 159, 67), (106, 190, 48), (230, 80, 80))
-    except (OSError, tomllib.TOMLDecodeError, KeyError, ValueError, TypeError) as e:
-        raise ThemeError(f"theme {path}: {e}") from None
+    except (OSError, tomllib.TOMLDecodeError, KeyError, ValueError, TypeError,
+            AttributeError, RecursionError) as e:  # any damage: a warning, not an end
+        raise ThemeError(f"theme {path}: {type(e).__name__}: {e}"[:300]) from None
     return PlotTheme(theme, runs, path)
 
 

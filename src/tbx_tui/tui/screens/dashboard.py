@@ -124,18 +124,18 @@ class DashboardScreen(Screen):
 
     # ---- the grid's view, kept per log directory ---------------------------------------
     def _restore_view(self) -> None:
-        view = load_view(self.layout_key) if self.layout_key else {}
-        if isinstance(view.get("smoothing"), (int, float)):
-            self.smoothing = round(min(max(float(view["smoothing"]), 0.0), 0.99), 2)
-        self.by_time = bool(view.get("by_time", False))
+        view, problem = load_view(self.layout_key) if self.layout_key else ({}, None)
+        if problem:
+            self.notify(problem, severity="warning")
+        if view.get("smoothing") is not None:
+            self.smoothing = round(view["smoothing"], 2)
+        self.by_time = view.get("by_time", False)
         if view.get("side") is False:
             self.query_one("#side").display = False
         if view.get("charts"):
             self.user_charts = True
-            selected = view.get("selected")
-            self.grid.set_specs(view["charts"], selected=selected
-                                if isinstance(selected, int) and selected >= 0 else 0)
-        self.grid.zoomed = bool(view.get("zoomed", False))
+            self.grid.set_specs(view["charts"], selected=int(view.get("selected", 0)))
+        self.grid.zoomed = view.get("zoomed", False)
 
     def save_view(self) -> None:
         if not self.layout_key:

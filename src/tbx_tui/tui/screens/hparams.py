@@ -98,6 +98,8 @@ class HParamsScreen(Screen):
         Binding("s", "sort", "Sort"),
         Binding("d", "diff", "Diff"),
         Binding("slash", "focus_filter", "Filter", key_display="/"),
+        # as on the dashboard under it; typed into the filter, q is a letter
+        Binding("q", "app.quit", "Quit"),
     ]
 
     def __init__(self, dashboard):

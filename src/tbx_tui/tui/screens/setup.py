@@ -18,6 +18,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 from ... import catalog
+from ...safe_text import clean
 from ...config import (FIELDS, GPT_SHAPE, IMAGE_ONLY, LM_ONLY, ConfigError, RunConfig,
                        check_field, field_type)
 from ...refs import (BUILTIN_DATA, BUILTIN_MODELS, LM_MODELS, TEXT_DATA, is_hf_model,
@@ -204,7 +205,7 @@ class SetupScreen(Screen[RunConfig | None]):
             msg = e.rule if isinstance(e, ConfigError) else \
                 f"must be {'a whole number' if kind == 'int' else 'a number'}"
             self.errors[name] = msg
-            note.update(f"✗ {msg}")
+            note.update(clean(f"✗ {msg}"))
             note.add_class("error")
         else:
             self.errors.pop(name, None)
@@ -226,9 +227,14 @@ class SetupScreen(Screen[RunConfig | None]):
         except ConfigError as e:  # fields that do not go together (gpt on images)
             self.errors[e.field_name] = e.rule
             note = self.query_one(f"#e-{e.field_name}", Static)
-            note.update(f"✗ {e.rule}")
+            note.update(clean(f"✗ {e.rule}"))
             note.add_class("error")
             return None
+
+    def _info(self, markup: str) -> None:
+        """The side panel: what it says comes from probes that build the user's model
+        and read their data, so their errors' text is shown as data."""
+        self.query_one("#info", Static).update(clean(markup, multiline=True))
 
     def _refresh_info(self) -> None:
         try:
@@ -258,7 +264,7 @@ class SetupScreen(Screen[RunConfig | None]):
             params = self._facts[key]
         device = self.query_one("#f-device", Select).value
         resolved = device if device != "auto" else self.devices[-1]
-        self.query_one("#info", Static).update(
+        self._info(
             f"[b]{escape(model)}[/b] for {data}: {escape(params)}\n\n"
             f"[b]{data}[/b]: {info.note}\n{info.train:,} train / {info.test:,} test, "
             f"{c}×{h}×{w}, {info.classes} classes\n{catalog.files_status(data, data_dir)}\n\n"
@@ -272,7 +278,7 @@ class SetupScreen(Screen[RunConfig | None]):
             run = RunConfig(**{n: self._raw(n) for n in FIELDS})
             shape = run.gpt_shape()
         except (ValueError, Exception):  # half-typed, or not text data yet
-            self.query_one("#info", Static).update(
+            self._info(
                 f"[b]{escape(model)}[/b]: a language model; pick text data: "
                 f"{', '.join(TEXT_DATA)} or text:PATH")
             return
@@ -299,7 +305,7 @@ class SetupScreen(Screen[RunConfig | None]):
             count = layers * (12 * width * width + 13 * width) + (vocab + context) * width \
                 + 2 * width
             params = f"{count:,} parameters"
-        self.query_one("#info", Static).update(
+        self._info(
             f"[b]{escape(model)}[/b] {layers} layer{'s' if layers != 1 else ''} × {heads} "
             f"head{'s' if heads != 1 else ''} × {width} wide, "
             f"context {context}: {escape(params)}\n\n[b]{escape(data)}[/b]\n"
@@ -320,7 +326,7 @@ class SetupScreen(Screen[RunConfig | None]):
             corpus = f"✗ {facts}"
         else:
             corpus = f"{facts[0]:,} tokens ({facts[1]:,}-token vocabulary)"
-        self.query_one("#info", Static).update(
+        self._info(
             f"[b]{escape(ref)}[/b] (Hugging Face)\n{escape(self._facts[key])}\n\n"
             f"[b]{escape(run.data)}[/b]\n{escape(corpus)}\n\n"
             f"[b]device[/b]: {', '.join(self.devices)}")
@@ -338,7 +344,7 @@ class SetupScreen(Screen[RunConfig | None]):
             params = f"{catalog.parameter_count(model, shape, classes):,} parameters"
         else:
             params = "parameters counted when the run starts"
-        self.query_one("#info", Static).update(
+        self._info(
             f"[b]{escape(model)}[/b]: {escape(params)}\n\n[b]{escape(data)}[/b]\n"
             f"{escape(facts)}\n\n[b]device[/b]: {', '.join(self.devices)}")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from ...safe_text import clean
+
 SEP = "  ·  "
 
 
@@ -13,7 +15,9 @@ def fit_parts(parts: list[tuple[int, str]], width: int) -> Text:
     even the most important part is too wide, it is cut at a word with "…" — unless its
     priority is negative (a failure: every word of it matters), when the line is left
     whole to wrap."""
-    texts = [(prio, Text.from_markup(markup)) for prio, markup in parts if markup]
+    # The one way onto the status line: messages of user code and of other processes
+    # (a run's error, a group's output) arrive here, and go on without control bytes.
+    texts = [(prio, Text.from_markup(clean(markup))) for prio, markup in parts if markup]
     width = max(width, 10)
     if any(p < 0 for p, _ in texts):
         return Text(SEP).join(t for p, t in texts if p < 0)
