@@ -62,11 +62,11 @@ def _text_summary(tag: str, text: str, step: int, wall: float) -> bytes:
     return Event(wall_time=wall, step=step, summary=summary).SerializeToString()
 
 
-def _hparams_events(wall: float) -> list[bytes]:
+def _hparams_events(wall: float, text: str = ALL) -> list[bytes]:
     from tensorboardX.proto.event_pb2 import Event
     from tensorboardX.summary import hparams
 
-    exp, ssi, _ = hparams({"lr": 0.01, "note" + ALL: "value" + ALL, "model": "cnn"}, {})
+    exp, ssi, _ = hparams({"lr": 0.01, "note" + text: "value" + text, "model": "cnn"}, {})
     return [Event(wall_time=wall, step=0, summary=s).SerializeToString() for s in (exp, ssi)]
 
 

@@ -15,9 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import accumulator, cli, only_run
-from hostile import ALL, HOSTILE, controls_in, failing_later, hostile_logdir
+from hostile import ALL, CONTROL, HOSTILE, controls_in, failing_later, hostile_logdir
 
 from tbx_tui.safe_text import clean
 
@@ -38,6 +40,55 @@ def test_clean_shows_every_control_and_keeps_the_rest():
     assert clean("lone \ud800 surrogate") == "lone \ufffd surrogate"
     assert clean(b"bad \xff\xfe utf-8") == "bad \ufffd\ufffd utf-8"
     "".join(clean(s) for s in HOSTILE).encode("utf-8")  # always encodable for output
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(), raw=st.binary(), lines=st.booleans())
+def test_clean_of_any_text_or_bytes_is_safe_and_encodable(text, raw, lines):
+    for value in (text, raw):
+        out = clean(value, multiline=lines)
+        assert controls_in(out.replace("\n", "").replace("\t", "") if lines else out) == []
+        out.encode("utf-8")  # no lone surrogate left
+    safe = "".join(c for c in text if c not in CONTROL and c not in "\n\t" and
+                   not 0xD800 <= ord(c) <= 0xDFFF)
+    assert clean(safe) == safe == clean(safe, multiline=True)  # left exactly as it was
+
+
+def test_random_hostile_strings_in_every_field_reach_no_view_raw(tmp_path):
+    """A seeded fuzz: 40 runs, each with a random name, tags, text, hparams and end
+    reason drawn from controls, bidi marks, surrogate-free Unicode and ASCII."""
+    import random
+
+    from logfiles import event_bytes, frame, version_event
+    from hostile import _hparams_events, _text_summary
+    from tbx_tui.logs.summary import summary
+    from tbx_tui.logs.watcher import LogWatcher
+
+    rng = random.Random(17)
+    alphabet = [*CONTROL - {"\x00"}, "a", "/", "é", "→", "[", "]", "\u4e2d", "\U0001f600"]
+
+    def hostile(n: int) -> str:
+        return "".join(rng.choice(alphabet) for _ in range(n))
+
+    for k in range(40):
+        folder = tmp_path / "runs" / (f"r{k}" + hostile(8).replace("/", ""))
+        folder.mkdir(parents=True)
+        records = [version_event(1.0), *_hparams_events(1.0, hostile(12)),
+                   event_bytes(1.0, 1, hostile(10), 0.5),
+                   _text_summary("Samples/" + hostile(6), hostile(200), 1, 2.0),
+                   _text_summary("tbx/run_state", "stopped: " + hostile(30), 1, 3.0)]
+        (folder / "events.out.tfevents.1.fuzz").write_bytes(b"".join(map(frame, records)))
+    w = LogWatcher([str(tmp_path / "runs")])
+    w.poll()
+    assert len(w.store.runs) == 40
+    text = summary(w.store)
+    assert controls_in(text.replace("\n", "")) == []
+    for name, run in w.store.runs.items():
+        fields = [name, run.end_reason, *run.scalars, *run.texts, *map(str, run.hparams),
+                  *map(str, run.hparams.values())]
+        assert [f for f in fields if controls_in(f)] == [], name
+        for points in run.texts.values():
+            assert controls_in(points[-1].text.replace("\n", "").replace("\t", "")) == []
 
 
 def test_watch_once_prints_no_control_bytes(logdir):
@@ -71,11 +122,19 @@ def test_csv_export_and_store_hold_display_text(logdir, tmp_path):
     assert controls_in(Path(path).read_text("utf-8").replace("\n", "")) == []
 
 
-def test_status_line_and_toasts_show_user_code_errors_as_data():
+async def test_status_line_and_toasts_show_user_code_errors_as_data(logdir):
+    from tbx_tui.logs.watcher import LogWatcher
+    from tbx_tui.tui.app import make_app
     from tbx_tui.tui.widgets.status_line import fit_parts
 
     line = fit_parts([(-1, "[b red]failed[/]: ValueError: " + ALL)], 80)
     assert controls_in(line.plain) == [] and "\\x1b]0;PWNED-TITLE" in line.plain
+    app = make_app("watch", watcher=LogWatcher([str(logdir)]), live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.notify("cannot resume [@click=app.quit]run[/]" + ALL)
+        await pilot.pause(0.1)
+        toast = list(app._notifications)[-1]
+        assert controls_in(toast.message) == [] and not toast.markup  # a name, not markup
 
 
 def _tmux(*args: str) -> str:

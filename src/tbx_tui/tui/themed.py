@@ -107,7 +107,9 @@ class ThemedApp(App):
                 screen.invalidate_plots()
 
     def notify(self, message: str, **kwargs) -> None:
-        """Every toast of both apps: run names, paths and errors in it are shown as data."""
+        """Every toast of both apps: run names, paths and errors in it are shown as data,
+        control bytes and markup alike (none of our toasts uses markup)."""
+        kwargs.setdefault("markup", False)
         super().notify(clean(message, multiline=True), **kwargs)
 
     def action_next_theme(self) -> None:
