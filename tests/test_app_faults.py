@@ -242,11 +242,12 @@ for i in range(100_000):
 """
 
 
-@pytest.mark.parametrize("sig", ["TERM", "HUP"])
-def test_watch_ends_on_a_signal_while_its_terminal_blocks(tmp_path, sig):
+def test_watch_ends_on_a_signal_while_its_terminal_blocks(tmp_path):
     """A terminal that is gone or not read blocks Textual's output queue, and the event
     loop with it: a `watch` left that way survived SIGHUP and SIGTERM for 59 minutes.
-    Here the pty is drawn on, then never read again, while a run keeps changing."""
+    Here the pty is drawn on, then never read again, while a run keeps changing. (SIGTERM
+    takes the same handler; 12 s a signal, so one is tested here.)"""
+    sig = "HUP"
     import fcntl
     import pty
     import signal

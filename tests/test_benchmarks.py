@@ -85,6 +85,6 @@ def test_gpt_benchmark_runs_on_an_hf_model():
 
 
 def test_image_guard_benchmark_runs(shared_data):
-    out = run("bench_image_guard.py", "--data-dir", str(shared_data), "--images", "100",
-              "--colour", "20", "--rounds", "1")
+    out = run("bench_image_guard.py", "--data-dir", str(shared_data), "--images", "50",
+              "--colour", "8", "--rounds", "1")
     assert "with guard" in out and "one tensor" in out

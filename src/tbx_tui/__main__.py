@@ -1,9 +1,10 @@
+import os
 import sys
 
 try:  # Ctrl+C while the modules load: one line, as later (cli.main catches it there)
     from .cli import main
 except KeyboardInterrupt:
-    print("tbx-tui: interrupted", file=sys.stderr)
-    sys.exit(130)
+    print("tbx-tui: interrupted", file=sys.stderr, flush=True)
+    os._exit(130)  # not sys.exit: CPython may make it death by SIGINT (see cli.main)
 
 sys.exit(main())

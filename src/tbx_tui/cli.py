@@ -213,6 +213,22 @@ def watch_main(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _guarded(argv)
+    if code >= 128 and argv is None:  # this process's own command line, not a caller's
+        # Ended by a signal we handled (130, 129, 143; 141 a closed pipe): everything is
+        # closed by now. CPython turns any exit into death by SIGINT once a
+        # KeyboardInterrupt has passed through code it ran from C (torch's import does),
+        # whatever main returned: -2 instead of 130, seen on a busy machine.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(code)
+    return code
+
+
+def _guarded(argv: Sequence[str] | None) -> int:
     try:
         code = _main(sys.argv[1:] if argv is None else list(argv))
         sys.stdout.flush()  # inside the guard: a pipe's reader may have left

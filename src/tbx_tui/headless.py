@@ -63,9 +63,9 @@ def run_headless(config: RunConfig, resume: Path | None = None) -> int:
             raise KeyboardInterrupt
         received.append(signum)
         first_at.append(time.monotonic())
-        if trainer.run_dir is None:
+        if trainer.loading:
             # Still loading data or building the model (user code that may hang): no step
-            # to finish and nothing to save, so the first signal ends it.
+            # to finish and nothing written, so the first signal ends it.
             raise KeyboardInterrupt
         control.stop()
         if os.environ.get("RANK", "0") != "0":  # one line for the group, from rank 0

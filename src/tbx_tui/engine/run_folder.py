@@ -32,12 +32,16 @@ def check_logdir(logdir: str) -> None:
     folder behind: the run may still fail before it starts (its data, its device)."""
     root = Path(logdir).expanduser().absolute()
     missing = [p for p in [root, *root.parents] if not p.exists()]  # deepest first
+    probe = None
     try:
         root.mkdir(parents=True, exist_ok=True)
-        Path(tempfile.mkdtemp(prefix=".tbx-probe-", dir=root)).rmdir()
+        probe = Path(tempfile.mkdtemp(prefix=".tbx-probe-", dir=root))
     except OSError as e:
         raise _unusable(logdir, e) from None
-    finally:
+    finally:  # a Ctrl+C may end the run here (headless.py): nothing is left either way
+        if probe is not None:
+            with contextlib.suppress(OSError):
+                probe.rmdir()
         for p in missing:
             with contextlib.suppress(OSError):
                 p.rmdir()

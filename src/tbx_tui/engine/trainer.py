@@ -123,6 +123,9 @@ class Trainer(Resuming):
         self._next_ckpt = 0.0    # time.monotonic() when the next timed checkpoint is due
         self._data = data
         self._state = RunState.LOADING
+        # True until the run folder is about to be made: until then an interrupt may end
+        # the run at once (headless.py), as nothing has been written.
+        self.loading = True
         self._device = "?"
         self._started = time.perf_counter()
         self._paused_s = 0.0
@@ -302,6 +305,7 @@ class Trainer(Resuming):
         if cfg.max_steps:
             total = min(total, cfg.max_steps)
         self._total_steps = total
+        self.loading = False  # from here a stop request is honoured by the loop
         if self.control.stop_requested:  # Ctrl+C while loading: there is nothing to keep
             raise RunInterrupted("interrupted before training started; no run folder "
                                  "was created")
