@@ -151,6 +151,41 @@ async def test_markup_in_run_names_does_not_break_the_dashboard(tmp_path):
         assert "[/oops]" in str(app.screen.query_one("#legend").render())
 
 
+async def test_markup_in_tags_and_hparams_is_text_never_an_action(tmp_path):
+    """A str label is markup to Textual: a tag holding [@click=app.quit] made a tag-tree
+    leaf that quit the app when clicked, and [/oops] left its chart undrawn."""
+    from logfiles import event_bytes, frame, tensorboard_hparams, version_event
+    from tbx_tui.tui.panels.chart_grid import CurveChart
+
+    tags = ("Loss/[@click=app.quit]x[/]", "[/oops]/y", "Loss/[b]bold[/b]")
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "events.out.tfevents.1.x").write_bytes(b"".join(map(frame, [
+        version_event(1.0), *(event_bytes(1.0 + i, i, t, 1 / (i + 1))
+                              for i in range(5) for t in tags)])))
+    tensorboard_hparams(tmp_path / "r", {"[@click=app.quit]k": "[red]v[/]"})
+    app = make_app("watch", watcher=LogWatcher([str(tmp_path)]), live=False)
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.watcher.poll()
+        await pilot.pause(0.6)
+        leaves = [leaf for node in app.screen.query_one("TagTree").root.children
+                  for leaf in node.children]
+        assert sorted(leaf.label.plain for leaf in leaves) == \
+            ["[@click=app.quit]x[/]", "[b]bold[/b]", "oops]/y"]
+        assert all(not leaf.label.spans for leaf in leaves)  # no style, no action
+        titles = sorted(c.border_title for c in app.screen.query(CurveChart))
+        assert len(titles) == 3 and all(t and t.startswith(("Loss/\\[", "\\[/oops]"))
+                                        for t in titles), titles
+        await pilot.click("TagTree", offset=(4, 2))  # on the first leaf, the @click one
+        await pilot.pause(0.2)
+        assert app.is_running
+        await pilot.press("H")
+        await pilot.pause(0.3)
+        table = app.screen.query_one("#hp-table")
+        headers = [c.label.plain for c in table.columns.values()]
+        assert "[@click=app.quit]k" in headers
+        assert "[red]v[/]" in [str(cell) for cell in table.get_row_at(0)]
+
+
 # ---- the real app in a terminal, sent SIGTERM and SIGHUP --------------------------------
 
 def _tmux(*args: str) -> str:

@@ -4,7 +4,9 @@ Exit codes: 0 finished, 1 diverged / failed / no data / corrupt data, 2 bad argu
 (device absent, a model reference that gives no working model, no run folder possible
 under --logdir, a full disk at the start), and
 128 + the signal after Ctrl+C (130), SIGHUP (129) or SIGTERM (143); in each case the run
-still stops cleanly: it finishes the step, evaluates, saves and closes its files.
+still stops cleanly: it finishes the step, evaluates, saves and closes its files. While it
+still loads (data, the model: user code that may hang) nothing is written yet, and the
+first signal ends it at once.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from textual.containers import Container
 from textual.events import Click
+from textual.markup import escape
 
 from ..grid_state import ChartSpec, grid_shape, window
 from ..widgets.curve_plot import CurveData, CurvePlot
@@ -44,7 +45,8 @@ class CurveChart(_Cell, CurvePlot):
             curves.append((CurveData(name, ctx.colours[name],
                                      s.walls if ctx.by_time else s.steps, s.values, x0),
                            s.generation))
-        self.border_title = (f"{spec.tag} · smoothing {ctx.smoothing:.2f} · "
+        # A border title is markup: the tag (anyone's text) is escaped into it.
+        self.border_title = (f"{escape(spec.tag)} · smoothing {ctx.smoothing:.2f} · "
                              f"{'log' if spec.log_y else 'linear'} y")
         self.draw(spec.tag, curves, ctx.smoothing, ctx.by_time, spec.log_y, titled=False)
         return True
@@ -67,7 +69,8 @@ class HistogramChart(_Cell, HistogramPlot):
         points = list(run.histograms.get(spec.tag, [])) if run else []
         label = ctx.labels.get(name, name) if name else None
         step = f" step {points[-1].step}" if points and spec.mode == "latest" else ""
-        self.border_title = f"{spec.tag} · {label} · {spec.mode}{step}" if label else spec.tag
+        self.border_title = f"{escape(spec.tag)} · {escape(label)} · {spec.mode}{step}" \
+            if label else escape(spec.tag)
         self.draw(label, spec.tag, points, spec.mode, ctx.colours.get(name, 0), titled=False)
         return True
 

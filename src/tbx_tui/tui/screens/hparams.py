@@ -161,17 +161,17 @@ class HParamsScreen(Screen):
                            *((f"hp:{k}", SHORT.get(k, k)) for k in keys),
                            *((f"m:{t}", t) for t in tags)]:
             arrow = (" ▼" if self.reverse else " ▲") if key == self.sort_column else ""
-            table.add_column(label + arrow, key=key)
+            table.add_column(Text(label + arrow), key=key)  # Text: a str would be markup
         names = [n for n in sorted(self.rows) if keep(self.rows[n])]
         if self.sort_column:
             names.sort(key=lambda n: _sort_key(self.rows[n].get(self.sort_column)),
                        reverse=self.reverse)
         self.filtered = names
+        columns = [str(k.value) for k in table.columns][3:]
         for n in names:
             row = self.rows[n]
             table.add_row("●" if n in d.shown else "○", Text(n), row["status"],
-                          *(_text(row[c]) for c in [str(k.value) for k in table.columns][3:]),
-                          key=n)
+                          *(Text(_text(row[c])) for c in columns), key=n)
         if current in names:
             table.move_cursor(row=names.index(current))
         self._say(problem or f"{len(names)} of {len(self.rows)} run(s) · s sorts by the "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import Tree
 
 
@@ -24,9 +25,11 @@ class TagTree(Tree):
                 prefix = tag.split("/", 1)[0] if "/" in tag else "(other)"
                 groups.setdefault(prefix, []).append((tag, kind))
         for prefix in sorted(groups):
-            node = self.root.add(prefix, expand=True)
+            # Text, not str: a str label is markup, and a tag is anyone's text (a tag
+            # holding [@click=app.quit] made a leaf that quit the app when clicked).
+            node = self.root.add(Text(prefix), expand=True)
             for tag, kind in groups[prefix]:
                 label = tag.split("/", 1)[1] if "/" in tag else tag
-                node.add_leaf(label + (" ▤" if kind == "histogram" else ""),
+                node.add_leaf(Text(label + (" ▤" if kind == "histogram" else "")),
                               data=(tag, kind))
         return True
