@@ -198,9 +198,12 @@ def test_one_signal_ends_a_model_factory_that_hangs(tmp_path, sig):
     to print "finishing this step, then evaluating and saving" and wait for good."""
     (tmp_path / "user.py").write_text(USER_CODE)
     proc = start(tmp_path, "--no-ui", "--model", "user.py:Hangs")
-    assert wait_line(proc, "building")
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=30)
+    try:
+        assert wait_line(proc, "building")
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    finally:  # a factory that hangs for good must not outlive the test
+        proc.kill()
     assert proc.returncode == 128 + sig, err
     assert err.strip() == "tbx-tui: interrupted before training started; no run folder " \
         "was created", err
