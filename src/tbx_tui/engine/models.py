@@ -148,8 +148,9 @@ def _user_object(ref, setting: str = "model"):
 
     where = {"file": ref.target, "module": ref.target,
              "entry": entry_points().get(ref.target, "")}[ref.kind]
-    try:
-        with no_exit(f"{setting}: importing {where}"):
+    # no_exit outside the try: SystemExit is no Exception, so it passes the except below
+    with no_exit(f"{setting}: importing {where}"):
+        try:
             if ref.kind == "file":
                 spec = importlib.util.spec_from_file_location(
                     f"tbx_tui_user_model_{abs(hash(ref.target))}", ref.target)
@@ -160,10 +161,8 @@ def _user_object(ref, setting: str = "model"):
                 mod_name, attr = (ref.target, ref.attr) if ref.kind == "module" else \
                     where.split(":", 1)
                 module = importlib.import_module(mod_name)
-    except UserCodeExit:
-        raise
-    except Exception as e:  # the user's code: any error while importing it
-        raise ModelUnusable(f"cannot import {where}: {type(e).__name__}: {e}") from None
+        except Exception as e:  # the user's code: any error while importing it
+            raise ModelUnusable(f"cannot import {where}: {type(e).__name__}: {e}") from None
     obj = getattr(module, attr, None)
     if obj is None:
         raise ModelUnusable(f"{where} has no {attr!r}")
@@ -188,14 +187,12 @@ def build_model(name: str, in_shape: Shape, num_classes: int) -> nn.Module:
         return _checked(_torchvision(ref.target, in_shape, num_classes), f"tv:{ref.target}",
                         in_shape, num_classes)
     build, label = _user_object(ref)
-    try:
-        with no_exit(f"model: {label}"):
+    with no_exit(f"model: {label}"):
+        try:
             model = build(tuple(in_shape), num_classes)
-    except UserCodeExit:
-        raise
-    except Exception as e:
-        raise ModelUnusable(f"{label}({tuple(in_shape)}, {num_classes}) raised "
-                            f"{type(e).__name__}: {e}") from None
+        except Exception as e:
+            raise ModelUnusable(f"{label}({tuple(in_shape)}, {num_classes}) raised "
+                                f"{type(e).__name__}: {e}") from None
     if not isinstance(model, nn.Module):
         raise ModelUnusable(f"{label} gave a {type(model).__name__}, not a torch.nn.Module")
     return _checked(model, label, in_shape, num_classes)
@@ -208,13 +205,13 @@ def _checked(model: nn.Module, label: str, in_shape: Shape, num_classes: int) ->
     model.eval()
     try:
         with torch.no_grad(), no_exit(f"model: {label}'s forward"):
-            out = model(torch.zeros(2, *in_shape))
-    except UserCodeExit:
-        raise
-    except Exception as e:
-        raise ModelUnusable(f"{label} fails on a batch of shape {(2, *in_shape)}: "
-                            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-                            ) from None
+            try:
+                out = model(torch.zeros(2, *in_shape))
+            except Exception as e:
+                raise ModelUnusable(
+                    f"{label} fails on a batch of shape {(2, *in_shape)}: "
+                    f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                ) from None
     finally:
         model.train(was_training)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, num_classes):

@@ -80,15 +80,12 @@ class ImageTooLarge(ValueError):
 _PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def _check_pixels(data: bytes) -> None:
-    """Raise ImageTooLarge when the header declares more than PIXEL_BUDGET pixels. A PNG's
-    size is read from its IHDR by hand (under 1 µs); other formats by PIL, which reads
-    only their header (~11 µs: 60% of decoding a 28×28 PNG, little beside a JPEG)."""
+def _declared_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the header alone: a PNG's IHDR read by hand (under 1 µs),
+    other formats by PIL, which reads only their header (~11 µs: 60% of decoding a 28×28
+    PNG, little beside a JPEG). None for a format PIL does not know."""
     if data[:8] == _PNG and data[12:16] == b"IHDR":
-        w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-        if w * h > PIXEL_BUDGET:
-            raise ImageTooLarge(f"{w}×{h} pixels is over the budget of {PIXEL_BUDGET:,}")
-        return
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     import io
 
     from PIL import Image
@@ -97,15 +94,21 @@ def _check_pixels(data: bytes) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as im:
-                w, h = im.size
+                return im.size
     except Image.DecompressionBombError:  # over twice PIL's own limit: far over ours
         raise ImageTooLarge(f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels (PIL's "
                             f"decompression-bomb limit) is over the budget of "
                             f"{PIXEL_BUDGET:,}") from None
     except Exception:
-        return  # a format PIL does not know: torchvision's decoder decides
-    if w * h > PIXEL_BUDGET:
-        raise ImageTooLarge(f"{w}×{h} pixels is over the budget of {PIXEL_BUDGET:,}")
+        return None  # torchvision's decoder decides
+
+
+def _check_pixels(data: bytes) -> None:
+    """Raise ImageTooLarge when the header declares more than PIXEL_BUDGET pixels."""
+    size = _declared_size(data)
+    if size is not None and size[0] * size[1] > PIXEL_BUDGET:
+        raise ImageTooLarge(f"{size[0]}×{size[1]} pixels is over the budget of "
+                            f"{PIXEL_BUDGET:,}")
 
 
 def decode_file(path: str, channels: int, size: tuple[int, int] | None) -> torch.Tensor:

@@ -255,15 +255,15 @@ def _npz(path: str) -> TensorData:
 
 
 def _factory(ref, notes: LoadNotes, path: DataPath | None):
-    from .models import ModelUnusable, UserCodeExit, _user_object, no_exit
+    from .models import ModelUnusable, _user_object, no_exit
 
     try:
         build, where = _user_object(ref, "data")
     except ModelUnusable as e:
         raise DataUnavailable(str(e).replace("model: ", "data: ", 1)) from None
     label = f"data {where}"
-    try:
-        with no_exit(f"data: {where}"):
+    with no_exit(f"data: {where}"):  # outside: SystemExit passes the excepts below
+        try:
             train, test = build()
             if path is not None and not _pair(train):
                 streamed = _stream_datasets(label, train, test, notes, path)
@@ -271,12 +271,12 @@ def _factory(ref, notes: LoadNotes, path: DataPath | None):
                     streamed.name = where
                     return streamed
             parts = [_materialise(part) for part in (train, test)]
-    except (DataUnavailable, UserCodeExit):
-        raise
-    except Exception as e:
-        raise DataUnavailable(f"data: {where}() raised {type(e).__name__}: {e} (it must "
-                              "return (train, test), each (x, y) tensors or a Dataset of "
-                              "(image, label) pairs)") from None
+        except DataUnavailable:
+            raise
+        except Exception as e:
+            raise DataUnavailable(f"data: {where}() raised {type(e).__name__}: {e} (it "
+                                  "must return (train, test), each (x, y) tensors or a "
+                                  "Dataset of (image, label) pairs)") from None
     return replace(_assemble(label, *parts[0], *parts[1]), name=where)
 
 

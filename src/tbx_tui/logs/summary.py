@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 
-from ..safe_text import clean
 from .store import MetricStore
 from .watcher import run_status
 
@@ -58,6 +57,6 @@ def summary(store: MetricStore, now: float | None = None) -> str:
                 hp = ", ".join(f"{k}={fmt(v) if isinstance(v, float) else v}"
                                for k, v in sorted(run.hparams.items()))
                 lines.append(f"  hparams: {hp}")
-    # Every name, tag and reason came through the store's clean(); this is the printing
-    # edge, and nothing it prints may drive the reader's terminal.
-    return "\n".join(clean(line) for line in lines)
+    # Every name, tag, reason and hparam came through the store's clean(): no control
+    # bytes reach the reader's terminal.
+    return "\n".join(lines)

@@ -54,10 +54,10 @@ def discover(roots: list[str], problems: dict[str, str] | None = None
             dirs.sort()
             events = sorted(f for f in files if is_event_file(f))
             if events:
-                name = name_of(folder)
+                name = base = name_of(folder)
                 n = 2
                 while name in found:  # two folders that only differ in what clean() showed
-                    name = f"{name_of(folder)} ({n})"
+                    name = f"{base} ({n})"
                     n += 1
                 found[name] = (folder, [os.path.join(folder, f) for f in events])
     return found
