@@ -247,8 +247,8 @@ def test_real_terminal_at_80x24_trains_fits_and_logs_for_tensorboard(tmp_path):
 
 async def test_picking_gpt_shows_the_text_settings_its_size_and_the_corpus(tmp_path):
     from conftest import SHARED_DATA
-    from tbx_tui.engine.gpt import GPT, shape_for
-    from tbx_tui.engine.models import count_parameters
+    from tbx_tui.engine.language.gpt import GPT, shape_for
+    from tbx_tui.engine.vision.models import count_parameters
 
     if not (SHARED_DATA / "tinyshakespeare" / "input.txt").is_file():
         pytest.skip("tiny-Shakespeare not found")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from tbx_tui.config import AUGMENTS
-from tbx_tui.engine.augment import make_augment
+from tbx_tui.engine.vision.augment import make_augment
 
 
 def _ramp(b: int = 64) -> torch.Tensor:

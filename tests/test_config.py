@@ -61,7 +61,7 @@ def test_toml_errors_name_the_file(tmp_path):
 
 
 def test_registries_match_the_names_the_cli_offers():
-    from tbx_tui.engine import data, models
+    from tbx_tui.engine.vision import data, models
 
     assert set(models.REGISTRY) == set(MODELS)
     assert set(data.REGISTRY) == set(DATASETS)

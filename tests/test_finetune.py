@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from conftest import accumulator, cli, only_run
-from tbx_tui.engine.finetune import (InitUnusable, freeze, head_prefix, load_initial,
+from tbx_tui.engine.run.finetune import (InitUnusable, freeze, head_prefix, load_initial,
                                      param_groups, InitReport)
-from tbx_tui.engine.models import build_model
+from tbx_tui.engine.vision.models import build_model
 
 
 def test_pretrain_mnist_then_finetune_fashion_with_the_backbone_frozen(tmp_path, shared_data):

@@ -97,7 +97,7 @@ def test_lora_through_peft_keeps_the_base_and_learns_another_text(pretrained_run
 
     from tbx_tui.config import RunConfig
     from tbx_tui.engine import TensorBoardSink, Trainer
-    from tbx_tui.engine.checkpoint import load_latest
+    from tbx_tui.engine.run.checkpoint import load_latest
 
     r, work = pretrained_run
     assert r.returncode == 0, r.stderr
@@ -136,8 +136,8 @@ def test_lora_through_peft_keeps_the_base_and_learns_another_text(pretrained_run
 
     # The validation loss falls: the base model against the merged one, on the run's own
     # validation windows (the first logged evaluation comes after a whole epoch).
-    from tbx_tui.engine.hf import load_tokenizer
-    from tbx_tui.engine.text import Tokenizer, load_text
+    from tbx_tui.engine.language.hf import load_tokenizer
+    from tbx_tui.engine.language.text import Tokenizer, load_text
 
     data = load_text(cfg.data, "", Tokenizer("hf", hf=load_tokenizer(cfg.model)), 64, 16, [])
 

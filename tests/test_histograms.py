@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from tbx_tui.engine.histograms import summarize
+from tbx_tui.engine.output.histograms import summarize
 
 
 def test_matches_numpy_counts_and_moments():

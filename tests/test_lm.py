@@ -78,7 +78,7 @@ def test_the_window_order_resumes_exactly(tmp_path, corpus_dir):
 
 def test_fine_tuning_across_corpora_takes_the_byte_tokenizer(tmp_path, corpus_dir):
     from tbx_tui.engine import InitUnusable, TensorBoardSink, Trainer
-    from tbx_tui.engine.data import DataUnavailable
+    from tbx_tui.engine.vision.data import DataUnavailable
 
     other = f"text:{ROOT / 'README.md'}"  # English prose about terminals, not plays
     base = Trainer(small(tmp_path, tokenizer="byte", max_steps=60, name="base"),
@@ -109,7 +109,7 @@ def test_fine_tuning_across_corpora_takes_the_byte_tokenizer(tmp_path, corpus_di
 ])
 def test_bad_text_is_refused_before_any_run_folder(tmp_path, content, tokenizer, message):
     from tbx_tui.engine import Trainer
-    from tbx_tui.engine.data import DataUnavailable
+    from tbx_tui.engine.vision.data import DataUnavailable
 
     f = tmp_path / "corpus.txt"
     f.write_bytes(content)
@@ -134,7 +134,7 @@ def _val_loss(run_dir: Path, cfg, data) -> float:
     """A saved model's loss on ``data``'s validation windows (model.pt as it loads)."""
     import torch.nn.functional as F
 
-    from tbx_tui.engine.gpt import GPT, shape_for
+    from tbx_tui.engine.language.gpt import GPT, shape_for
 
     model = GPT(shape_for(cfg, data.num_classes))
     model.load_state_dict(torch.load(run_dir / "model.pt", weights_only=True))  # strict
@@ -148,7 +148,7 @@ def _val_loss(run_dir: Path, cfg, data) -> float:
 def test_lora_fine_tuning_leaves_the_base_untouched_and_learns_the_new_text(tmp_path,
                                                                              corpus_dir):
     from tbx_tui.engine import TensorBoardSink, Trainer
-    from tbx_tui.engine.text import load_text
+    from tbx_tui.engine.language.text import load_text
 
     other = f"text:{ROOT / 'README.md'}"
     base_cfg = small(tmp_path, tokenizer="byte", max_steps=60, name="base")

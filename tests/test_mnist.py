@@ -24,7 +24,7 @@ def test_download_path_extracts_the_archives(tmp_path, shared_data):
     raw.mkdir(parents=True)
     for gz in (shared_data / "FashionMNIST" / "raw").glob("*.gz"):
         shutil.copy(gz, raw)
-    from tbx_tui.engine.data import load_dataset
+    from tbx_tui.engine.vision.data import load_dataset
 
     d = load_dataset("fashion_mnist", str(tmp_path / "data"))
     assert (len(d.train_y), len(d.test_y), d.in_shape) == (60_000, 10_000, (1, 28, 28))

@@ -11,7 +11,7 @@ import torch
 from conftest import accumulator, cli, only_run
 from tbx_tui.config import ConfigError, RunConfig, check_field
 from tbx_tui.engine import RunControl, RunState, Trainer
-from tbx_tui.engine.models import ModelUnusable, build_model, count_parameters
+from tbx_tui.engine.vision.models import ModelUnusable, build_model, count_parameters
 
 USER_MODELS = textwrap.dedent('''
     import torch

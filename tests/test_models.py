@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from tbx_tui.engine.models import ModelUnusable, build_model, count_parameters
+from tbx_tui.engine.vision.models import ModelUnusable, build_model, count_parameters
 
 
 def test_tutorial_models_keep_their_sizes():

@@ -130,7 +130,7 @@ def test_resume_refuses_what_would_make_it_another_run(tmp_path):
         r = cli("--no-ui", "--resume", target, *args, cwd=tmp_path)
         assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
         assert message in r.stderr, r.stderr
-    from tbx_tui.engine.checkpoint import RunLock
+    from tbx_tui.engine.run.checkpoint import RunLock
 
     lock = RunLock(run)  # as a process still training in it holds it
     r = cli("--no-ui", "--resume", "runs/short", "--max-steps", "20", cwd=tmp_path)

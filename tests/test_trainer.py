@@ -10,8 +10,9 @@ import torch
 
 from tbx_tui.config import RunConfig
 from tbx_tui.engine import RunControl, RunState, Trainer
-from tbx_tui.engine.run_folder import make_run_dir
-from tbx_tui.engine.trainer import classification_metrics, lr_factor
+from tbx_tui.engine.run.run_folder import make_run_dir
+from tbx_tui.engine.run.schedule import lr_factor
+from tbx_tui.engine.tasks.classification import classification_metrics
 
 
 class Recorder:

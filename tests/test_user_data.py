@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from conftest import accumulator, cli, only_run
-from tbx_tui.engine.data import DataUnavailable, load_dataset
+from tbx_tui.engine.vision.data import DataUnavailable, load_dataset
 
 
 def png_folder(root, shared_data, per_class: int, held: int, layout: str = "split"):
@@ -65,7 +65,7 @@ def test_streaming_and_resident_runs_on_real_mnist_pngs_train_the_same(tmp_path,
     assert "Data/skipped_images" not in b.Tags()["scalars"]
 
     # The two paths draw the very same batches from the same order.
-    from tbx_tui.engine.streaming import DataPath
+    from tbx_tui.engine.vision.streaming import DataPath
 
     resident = load_dataset(f"folder:{root}")
     streaming = load_dataset(f"folder:{root}", path=DataPath(1, 1, torch.device("cpu")))
@@ -199,7 +199,7 @@ def test_the_pixel_budget_is_read_from_png_and_other_headers(tmp_path):
 
     from PIL import Image
 
-    from tbx_tui.engine.streaming import ImageTooLarge, _check_pixels
+    from tbx_tui.engine.vision.streaming import ImageTooLarge, _check_pixels
 
     png_bomb(tmp_path / "bomb.png", side=9000)
     with pytest.raises(ImageTooLarge, match="9000×9000 pixels is over the budget"):
@@ -257,8 +257,8 @@ def test_a_folder_load_peaks_at_its_decoded_size(tmp_path):
             Image.fromarray(rng.integers(0, 255, (256, 256, 3), dtype=np.uint8)).save(
                 tmp_path / "f" / c / f"{i}.png", compress_level=0)
     r = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
-        from tbx_tui.engine.user_data import LoadNotes, load_user_data
-        from tbx_tui.engine.streaming import decode_file
+        from tbx_tui.engine.vision.user_data import LoadNotes, load_user_data
+        from tbx_tui.engine.vision.streaming import decode_file
 
         def peak():  # VmHWM, in bytes
             return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status")
@@ -316,7 +316,7 @@ def test_a_dataset_factory_in_a_file(tmp_path):
     assert d.train_x.shape == (15, 1, 8, 8) and d.num_classes == 2
     # Over the memory budget, a Dataset is read a batch at a time by the workers, and an
     # item its __getitem__ fails on is left out and counted.
-    from tbx_tui.engine.streaming import DataPath
+    from tbx_tui.engine.vision.streaming import DataPath
 
     notes = []
     d = load_dataset(f"{tmp_path / 'my_data.py'}:flaky", notes=notes,

@@ -91,5 +91,8 @@ def user_data_facts(text: str, val_fraction: float = 0.1
             shape = (x[3], x[1], x[2]) if x[3] in (1, 3) else (x[1], x[2], x[3])
         n_train = x[0] if x else 0
         n_test = (shapes.get("x_test") or (0,))[0]
+        if x and len(x) == 2:  # engine/tasks/regression.py: float targets make it one
+            return (f"a table: {n_train:,} train / {n_test:,} test rows of {x[1]:,} features "
+                    "(float y: regression)", None, None)
         return f"{n_train:,} train / {n_test:,} test arrays", shape, None
     return "your factory's data: loaded when the run starts", None, None

@@ -15,23 +15,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
+from .args import OneLineParser
 from .safe_text import clean
 from .config import (FIELDS, RESUMABLE, ConfigError, build, describe_rule, field_type,
                      load_toml)
 
 PROG = "tbx-tui"
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse prints usage plus the error; we want one line, and exit 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-    def exit(self, status: int = 0, message: str | None = None):
-        # Every refusal line: its values may come from a file someone else wrote (a run
-        # folder's config.toml on --resume), so they are shown as data.
-        super().exit(status, clean(message.rstrip("\n")) + "\n" if message else message)
 
 
 def add_theme_flag(p: argparse.ArgumentParser) -> None:
@@ -252,7 +241,7 @@ def models_main(argv: Sequence[str]) -> int:
     print("language:    gpt (our own, on text data), hf:NAME_OR_PATH (a Hugging Face causal "
           "LM; the [llm] extra)")
     try:
-        from .engine.models import torchvision_classifiers
+        from .engine.vision.models import torchvision_classifiers
 
         names = torchvision_classifiers()
         print(f"torchvision ({len(names)}, as tv:NAME, classifier sized to the data):")

@@ -26,10 +26,10 @@ DATASETS = BUILTIN_DATA  # and any reference refs.parse_data accepts
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "step")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-AUGMENTS = ("none", "flip", "crop", "crop+flip")  # engine/augment.py draws them
-TOKENIZERS = ("auto", "char", "byte")  # engine/text.py; auto: char for gpt, its own for hf:
+AUGMENTS = ("none", "flip", "crop", "crop+flip")  # engine/vision/augment.py draws them
+TOKENIZERS = ("auto", "char", "byte")  # engine/language/text.py; auto: char for gpt, its own for hf:
 # gpt's presets (layers, heads, width, context), from one that trains on this 2-core
-# machine in seconds to GPT-2 small's shape; engine/gpt.py builds them.
+# machine in seconds to GPT-2 small's shape; engine/language/gpt.py builds them.
 GPT_PRESETS = {"tiny": (4, 4, 128, 64), "mini": (6, 6, 384, 256), "small": (8, 8, 512, 512),
                "gpt2": (12, 12, 768, 1024)}
 

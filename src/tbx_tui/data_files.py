@@ -53,12 +53,24 @@ def npz_shapes(path: str) -> dict[str, tuple[int, ...]] | str:
             for info in z.infolist():
                 if info.filename.endswith(".npy"):
                     with z.open(info) as f:
-                        version = np.lib.format.read_magic(f)
-                        shape, _, _ = np.lib.format._read_array_header(f, version)
-                        shapes[info.filename[:-4]] = shape
+                        shapes[info.filename[:-4]] = _npy_shape(f)
             return shapes
     except Exception as e:
         return f"cannot read {path} as a NumPy archive ({type(e).__name__})"
+
+
+def _npy_shape(f) -> tuple[int, ...]:
+    """An .npy member's shape from its header alone (NumPy 2 dropped the private reader
+    this used to call, and every archive then read as unreadable in the form)."""
+    import numpy as np
+
+    fmt = np.lib.format
+    version = fmt.read_magic(f)
+    if version == (1, 0):
+        return fmt.read_array_header_1_0(f)[0]
+    if version == (2, 0):
+        return fmt.read_array_header_2_0(f)[0]
+    return fmt._read_array_header(f, version)[0]  # 3.0: utf-8 field names, rare
 
 
 def shakespeare_file(data_dir: str) -> Path:

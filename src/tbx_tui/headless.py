@@ -22,7 +22,8 @@ from .config import RunConfig
 from .safe_text import clean
 from .engine import (ConsoleSink, DataUnavailable, DeviceUnavailable, InitUnavailable,
                      InitUnusable, LogdirUnusable, ModelUnusable, ResumeUnusable, RunControl,
-                     RunInterrupted, RunState, TensorBoardSink, Trainer, UserCodeExit)
+                     RunInterrupted, RunState, TaskUnusable, TensorBoardSink, Trainer,
+                     UserCodeExit)
 
 # SIGHUP: a dropped SSH session. The console is gone then, the training is not.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -79,7 +80,7 @@ def run_headless(config: RunConfig, resume: Path | None = None) -> int:
     previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     try:
         result = trainer.run()
-    except (DeviceUnavailable, LogdirUnusable, ModelUnusable, InitUnusable,
+    except (DeviceUnavailable, LogdirUnusable, ModelUnusable, InitUnusable, TaskUnusable,
             ResumeUnusable, UserCodeExit) as e:
         _say(f"tbx-tui: error: {e}")
         return 2

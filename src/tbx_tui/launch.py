@@ -2,7 +2,7 @@
 (``torch.distributed.run``), not a home-made launcher. Each process runs
 ``python -m tbx_tui`` with the same arguments; torch.distributed's elastic agent restarts
 the group up to ``--max-restarts`` times, and a restarted group resumes from the run's
-newest checkpoint on its own (engine/trainer.py)."""
+newest checkpoint on its own (engine/run/trainer.py)."""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@ No torch here: the app's UI thread imports it."""
 
 from __future__ import annotations
 
+from .reports import report_for
+
 
 def duration(seconds: float | None) -> str:
     if seconds is None:
@@ -41,18 +43,13 @@ def progress_line(p, width: int = 0, bar: bool = True) -> str:
 
 
 def evaluated_on(metrics: dict[str, float]) -> str:
-    """"test" for a classifier's test set, "val" for a language model's validation text."""
-    return "val" if "Loss/val" in metrics else "test"
+    """What the evaluation ran on: a classifier's "test" set, a language model's "val" text."""
+    return report_for(metrics).split
 
 
 def metrics_line(metrics: dict[str, float]) -> str:
-    """The evaluation in words: a classifier's test metrics, a language model's."""
-    if evaluated_on(metrics) == "val":
-        return (f"loss {metrics['Loss/val']:.4f}  perplexity {metrics['Perplexity/val']:.2f}"
-                f"  token accuracy {_pct(metrics['Accuracy/val']).strip()}")
-    return (f"loss {metrics['Loss/test']:.4f}  accuracy {_pct(metrics['Accuracy/test']).strip()}"
-            f"  precision {_pct(metrics['Precision/test']).strip()}"
-            f"  recall {_pct(metrics['Recall/test']).strip()}")
+    """The evaluation in words, as its task reports it (tbx_tui/reports.py)."""
+    return report_for(metrics).line(metrics)
 
 
 def progress_parts(p, model: str, data: str, run_dir: str, width: int = 0

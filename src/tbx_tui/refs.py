@@ -7,11 +7,12 @@ A model is one of:
   ``FILE.py:NAME``                          NAME from a Python file
   ``package.module:NAME``                   NAME from an importable module
   ``NAME``                                  an entry point in the ``tbx_tui.models`` group
-  ``hf:NAME_OR_PATH``                       a Hugging Face causal LM (engine/hf.py)
+  ``hf:NAME_OR_PATH``                       a Hugging Face causal LM (engine/language/hf.py)
 NAME is an ``nn.Module`` subclass or a factory; either is called as
 ``NAME(in_shape, num_classes)`` with ``in_shape = (channels, height, width)`` of the
 dataset and must give an ``nn.Module`` whose output for a batch ``(N, *in_shape)`` is
-``(N, num_classes)`` logits.
+``(N, num_classes)`` logits. On a table of features (regression) ``in_shape`` is
+``(features,)`` and ``num_classes`` the number of outputs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 BUILTIN_MODELS = ("mlp", "simple_cnn", "resnet18")
-LM_MODELS = ("gpt",)  # language models: trained on text data (engine/gpt.py)
+LM_MODELS = ("gpt",)  # language models: trained on text data (engine/language/gpt.py)
 ENTRY_POINT_GROUP = "tbx_tui.models"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")

@@ -14,7 +14,7 @@ PROG = "tbx-tui sample"
 
 
 def sample_main(argv: Sequence[str]) -> int:
-    from .cli import OneLineParser
+    from .args import OneLineParser
 
     p = OneLineParser(prog=PROG, description="Generate text from a language-model run.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder of --model gpt")
@@ -65,10 +65,10 @@ def _generate(run: Path, args) -> int:
     import torch
 
     from .config import ConfigError, RunConfig, load_toml
-    from .engine.checkpoint import ResumeUnusable
-    from .engine.text import Tokenizer
-    from .engine.finetune import InitUnavailable
-    from .engine.trainer import DeviceUnavailable, resolve_device
+    from .engine.run.checkpoint import ResumeUnusable
+    from .engine.language.text import Tokenizer
+    from .engine.runtime.errors import InitUnavailable
+    from .engine.runtime.device import DeviceUnavailable, resolve_device
 
     try:
         cfg = RunConfig(**load_toml(run / "config.toml"))
@@ -119,10 +119,10 @@ def _model(run: Path, cfg, tok):
     checkpoint's weights in the model the run trained."""
     import torch
 
-    from .engine.checkpoint import load_latest
+    from .engine.run.checkpoint import load_latest
 
     if cfg.is_hf and (run / "hf" / "config.json").is_file():
-        from .engine.hf import context_for, load_model
+        from .engine.language.hf import context_for, load_model
 
         saved = str(run / "hf")
         return load_model(saved, context_for(saved, cfg.context), tok.size), "hf/"
@@ -132,13 +132,13 @@ def _model(run: Path, cfg, tok):
         path, ckpt = load_latest(run)
         state, source = ckpt["model"], str(path.relative_to(run))
     if cfg.is_hf:  # the base model, with the run's LoRA if it had one, then its weights
-        from .engine import hf
+        from .engine.language import hf
 
         model = hf.load_model(cfg.model, hf.context_for(cfg.model, cfg.context), tok.size)
         if cfg.lora_rank:
             hf.apply_peft_lora(model, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets)
     else:
-        from .engine.gpt import GPT, shape_for
+        from .engine.language.gpt import GPT, shape_for
 
         model = GPT(shape_for(cfg, tok.size))
     model.load_state_dict(state)

@@ -33,7 +33,8 @@ import torch  # noqa: E402
 
 from tbx_tui.config import RunConfig  # noqa: E402
 from tbx_tui.engine import TensorBoardSink, Trainer  # noqa: E402
-from tbx_tui.engine.sinks import NullSink  # noqa: E402
+from tbx_tui.reports import CLASSIFICATION  # noqa: E402
+from tbx_tui.engine.output.sinks import NullSink  # noqa: E402
 
 
 class Rates(NullSink):
@@ -47,7 +48,7 @@ class Rates(NullSink):
 
 def save_time(model: torch.nn.Module, folder: Path, rounds: int = 5) -> float:
     """Seconds per checkpoint, through the trainer's own save path."""
-    from tbx_tui.engine.checkpoint import Loop, rng_states, save
+    from tbx_tui.engine.run.checkpoint import Loop, rng_states, save
 
     folder.mkdir(parents=True, exist_ok=True)
     opt = torch.optim.Adam(model.parameters())
@@ -110,7 +111,7 @@ def restart_figures(data_dir: str) -> tuple[float, float]:
 
 
 def sampler_share(period_s: float = 10.0, rounds: int = 20) -> tuple[float, float]:
-    from tbx_tui.engine.system import SystemSampler
+    from tbx_tui.engine.output.system import SystemSampler
 
     with tempfile.TemporaryDirectory() as folder:
         sink = TensorBoardSink()
@@ -118,6 +119,7 @@ def sampler_share(period_s: float = 10.0, rounds: int = 20) -> tuple[float, floa
         class Info:
             run_dir, start_step = Path(folder), 0
             config = RunConfig()
+            report = CLASSIFICATION
 
         sink.open(Info())
         sampler = SystemSampler(period_s, lambda: 0, sink.system)
@@ -143,7 +145,7 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="SimpleCNN only (a smoke run)")
     args = ap.parse_args()
     parts = args.parts.split(",")
-    from tbx_tui.engine.models import SimpleCNN, build_model
+    from tbx_tui.engine.vision.models import SimpleCNN, build_model
 
     if "save" in parts:
         with tempfile.TemporaryDirectory() as tmp:

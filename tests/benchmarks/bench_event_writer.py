@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
 from tbx_tui.config import RunConfig  # noqa: E402
-from tbx_tui.engine.histograms import Histogram  # noqa: E402
-from tbx_tui.engine.sinks import RunInfo, TensorBoardSink  # noqa: E402
+from tbx_tui.engine.output.histograms import Histogram  # noqa: E402
+from tbx_tui.engine.output.sinks import RunInfo, TensorBoardSink  # noqa: E402
 
 SCALARS = {"Loss/train": 0.5, "Accuracy/train": 0.9, "LR": 1e-3,
            "Throughput/samples_per_s": 1700.0}

@@ -1,6 +1,6 @@
 """Benchmark: our gpt trainer against a plain nanoGPT-style loop, same process, same recipe.
 
-Recipe (both): the same GPT (engine/gpt.py, the tiny preset unless told), the same batch
+Recipe (both): the same GPT (engine/language/gpt.py, the tiny preset unless told), the same batch
 and context, AdamW lr 1e-3, random windows of tiny-Shakespeare's characters. Plain loop:
 nanoGPT's get_batch (torch.randint starts, a stack of slices), forward, backward, step; no
 logging at all. Ours: the Trainer with its event file, logging every 100 steps, no
@@ -39,10 +39,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from tbx_tui.config import RunConfig  # noqa: E402
 from tbx_tui.engine import TensorBoardSink, Trainer  # noqa: E402
-from tbx_tui.engine.gpt import GPT, shape_for  # noqa: E402
-from tbx_tui.engine.lm_eval import peak_flops  # noqa: E402
-from tbx_tui.engine.sinks import NullSink  # noqa: E402
-from tbx_tui.engine.text import load_text  # noqa: E402
+from tbx_tui.engine.language.gpt import GPT, shape_for  # noqa: E402
+from tbx_tui.engine.tasks.language import peak_flops  # noqa: E402
+from tbx_tui.engine.output.sinks import NullSink  # noqa: E402
+from tbx_tui.engine.language.text import load_text  # noqa: E402
 
 LOG = 100
 
@@ -155,8 +155,8 @@ def hf_config(args, tmp: Path) -> RunConfig:
 def compare(cfg: RunConfig, args, device: torch.device) -> int:
     notes: list[str] = []
     if cfg.is_hf:
-        from tbx_tui.engine.hf import load_tokenizer
-        from tbx_tui.engine.text import Tokenizer
+        from tbx_tui.engine.language.hf import load_tokenizer
+        from tbx_tui.engine.language.text import Tokenizer
 
         tokenizer, context = Tokenizer("hf", hf=load_tokenizer(cfg.model)), cfg.context
     else:
@@ -165,7 +165,7 @@ def compare(cfg: RunConfig, args, device: torch.device) -> int:
                      notes).to(device)
     model = plain_model(cfg, data.num_classes)[1]
     if cfg.is_hf:
-        from tbx_tui.engine.hf import HFCausalLM
+        from tbx_tui.engine.language.hf import HFCausalLM
 
         model = HFCausalLM(model, cfg.model, context)
     params = sum(p.numel() for p in model.parameters())
@@ -197,7 +197,7 @@ def compare(cfg: RunConfig, args, device: torch.device) -> int:
 
 
 def hist_share(cfg: RunConfig, data, device: torch.device, rounds: int) -> int:
-    from tbx_tui.engine.histograms import summarize
+    from tbx_tui.engine.output.histograms import summarize
 
     def sync():
         if device.type == "cuda":

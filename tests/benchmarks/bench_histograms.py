@@ -19,7 +19,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
-from tbx_tui.engine.histograms import summarize  # noqa: E402
+from tbx_tui.engine.output.histograms import summarize  # noqa: E402
 
 
 def main() -> int:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 def mnist_pngs(folder: Path, data_dir: str, n: int) -> list[Path]:
     from torchvision.io import write_png
 
-    from tbx_tui.engine.data import load_dataset
+    from tbx_tui.engine.vision.data import load_dataset
 
     mnist = load_dataset("mnist", data_dir)
     paths = []
@@ -59,7 +59,7 @@ def decode_rate(paths: list[Path], rounds: int) -> tuple[float, float]:
     """(images/s torchvision alone, images/s decode_file with the guard), best rounds."""
     import torch
 
-    from tbx_tui.engine.streaming import _decoders, decode_file
+    from tbx_tui.engine.vision.streaming import _decoders, decode_file
 
     decode_image, _ = _decoders()
     names = [str(p) for p in paths]
@@ -89,8 +89,8 @@ def decode_rate(paths: list[Path], rounds: int) -> tuple[float, float]:
 LOAD = textwrap.dedent("""
     import sys, warnings
     import torch
-    from tbx_tui.engine import user_data
-    from tbx_tui.engine.streaming import decode_file
+    from tbx_tui.engine.vision import user_data
+    from tbx_tui.engine.vision.streaming import decode_file
 
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     root, way = sys.argv[1], sys.argv[2]

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-from tbx_tui.engine.sinks import NullSink  # noqa: E402
+from tbx_tui.engine.output.sinks import NullSink  # noqa: E402
 
 
 def write_folder(data_dir: str, root: Path, n_train: int, n_val: int = 1000) -> Path:
@@ -41,7 +41,7 @@ def write_folder(data_dir: str, root: Path, n_train: int, n_val: int = 1000) -> 
         return root
     from torchvision.io import encode_png
 
-    from tbx_tui.engine.data import load_dataset
+    from tbx_tui.engine.vision.data import load_dataset
 
     mnist = load_dataset("mnist", data_dir)
     t0 = time.perf_counter()
@@ -81,8 +81,8 @@ def torchvision_epoch(root: Path, workers: int, batch: int) -> float:
 def our_epoch(root: Path, workers: int, batch: int) -> float:
     import torch
 
-    from tbx_tui.engine.data import load_dataset, normalize
-    from tbx_tui.engine.streaming import DataPath
+    from tbx_tui.engine.vision.data import load_dataset, normalize
+    from tbx_tui.engine.vision.streaming import DataPath
 
     t0 = time.perf_counter()
     data = load_dataset(f"folder:{root}", path=DataPath(1, workers, torch.device("cpu")))
@@ -142,8 +142,8 @@ def peak_memory(root: Path, streaming: bool, workers: int) -> float:
     code = (
         "import sys, warnings, torch; warnings.filterwarnings('ignore')\n"
         f"sys.path.insert(0, {str(ROOT / 'src')!r})\n"
-        "from tbx_tui.engine.data import load_dataset, normalize\n"
-        "from tbx_tui.engine.streaming import DataPath\n"
+        "from tbx_tui.engine.vision.data import load_dataset, normalize\n"
+        "from tbx_tui.engine.vision.streaming import DataPath\n"
         f"path = DataPath(1 if {streaming} else 1 << 40, {workers}, torch.device('cpu'))\n"
         f"d = load_dataset('folder:{root}', path=path)\n"
         "for x, y in d.epoch(torch.randperm(d.n_train), 32): normalize(x)\n"

@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from tbx_tui.config import RunConfig  # noqa: E402
 from tbx_tui.engine import TensorBoardSink, Trainer, load_dataset  # noqa: E402
-from tbx_tui.engine.models import SimpleCNN  # noqa: E402
-from tbx_tui.engine.sinks import NullSink  # noqa: E402
+from tbx_tui.engine.vision.models import SimpleCNN  # noqa: E402
+from tbx_tui.engine.output.sinks import NullSink  # noqa: E402
 
 LOG = 100
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 from ..safe_text import clean
-from .runstate import state_from_status
+from ..run_state import state_from_status
 from .wire import WireError, fields
 
 _F64 = struct.Struct("<d")

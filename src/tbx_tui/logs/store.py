@@ -18,7 +18,7 @@ import numpy as np
 
 from ..safe_text import clean, clean_name
 from .reader import Chunk
-from .runstate import STATE_TAG, parse_state_text
+from ..run_state import STATE_TAG, parse_state_text
 from .wire import SESSION_START, Event, Histogram
 
 
@@ -97,7 +97,7 @@ class RunData:
     histograms: dict[str, list[HistogramPoint]] = field(default_factory=dict)
     hparams: dict[str, object] = field(default_factory=dict)
     texts: dict[str, list[TextPoint]] = field(default_factory=dict)
-    end_state: str | None = None      # how the run said it ended (runstate.ENDED), if it did
+    end_state: str | None = None      # how the run said it ended (run_state.ENDED), if it did
     end_reason: str = ""
     records: int = 0
     bad: int = 0                      # records skipped (bad CRC, undecodable, garbage)

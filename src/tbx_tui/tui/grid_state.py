@@ -20,7 +20,7 @@ from .widgets.histogram_plot import MODES
 # The default grid, as TensorBoard's first screen: losses, accuracy, the learning rate,
 # one histogram; then whatever other scalars fit.
 PREFERRED = ("Loss/train", "loss", "Loss/test", "Loss/val", "Accuracy/test", "Perplexity/val",
-             "Accuracy/train", "LR")
+             "R2/test", "Accuracy/train", "LR")
 MIN_CELL_W, MIN_CELL_H = 36, 9
 CELL_ASPECT = 3.0
 MAX_CHARTS = 12

@@ -56,11 +56,11 @@ class TrainingSession:
         except Exception as e:  # DataUnavailable, DeviceUnavailable, or a bug
             from ..engine import (DataUnavailable, DeviceUnavailable, InitUnavailable,
                                   InitUnusable, LogdirUnusable, ModelUnusable,
-                                  ResumeUnusable, RunInterrupted)
+                                  ResumeUnusable, RunInterrupted, TaskUnusable)
 
             if isinstance(e, (DataUnavailable, DeviceUnavailable, InitUnavailable,
                               InitUnusable, LogdirUnusable, ModelUnusable, ResumeUnusable,
-                              RunInterrupted)):
+                              RunInterrupted, TaskUnusable)):
                 self.error = str(e)
             else:
                 fd, path = tempfile.mkstemp(prefix="tbx-tui-error-", suffix=".log")

@@ -1,6 +1,6 @@
 """The run table: one row per run — shown on the charts or not, name, what tells it apart
-(its differing hyperparameters), status, last step, last update, final test metrics (a
-language model's validation loss and perplexity),
+(its differing hyperparameters), status, last step, last update, final metrics (as
+each run's task reports them: test loss and accuracy, validation perplexity, R²),
 skipped records, what keeps a file from being read. Space puts the highlighted run on or
 off the charts; the highlighted run is the one histograms and export use."""
 
@@ -9,15 +9,15 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
+from ...reports import table_columns
 from ...logs.labels import differing_keys, fmt_value, SHORT
 from ...logs.summary import ago
 from ...logs.watcher import run_status
 from . import Panel, PanelContext
 
-# Final metrics shown when some run has them (the last point of the tag).
-METRICS = (("Loss/test", "test loss", "{:.4f}"), ("Accuracy/test", "test acc", "{:.2%}"),
-           ("Loss/val", "val loss", "{:.4f}"), ("Perplexity/val", "ppl", "{:.2f}"),
-           ("loss", "loss", "{:.4f}"))
+# Final metrics shown when some run has them (the last point of the tag): every task's
+# columns (tbx_tui/reports.py), then other writers' plain "loss".
+METRICS = (*table_columns(), ("loss", "loss", "{:.4f}"))
 FIXED = (("on", ""), ("run", "run"), ("status", "status"), ("step", "step"),
          ("updated", "updated"))
 # Room for the widest value a column takes, not its first one ("finish", "1m ag").

@@ -1,5 +1,5 @@
 """The system panel: CPU, memory and GPUs of the highlighted run, as gauges with
-sparklines of their recent history, from the run's ``sys/…`` scalars (engine/system.py
+sparklines of their recent history, from the run's ``sys/…`` scalars (engine/output/system.py
 writes them; any writer using the same tags works). Hidden for runs without them."""
 
 from __future__ import annotations

@@ -35,8 +35,8 @@ def text_facts(data: str, data_dir: str, tokenizer: str, done) -> None:
                 files = text_files(Path(data.strip()[len("text:"):]).expanduser())
             if tokenizer.startswith("hf:"):  # its own tokenizer, as the run will
                 import_engine()
-                from ...engine.hf import load_tokenizer
-                from ...engine.text import Tokenizer
+                from ...engine.language.hf import load_tokenizer
+                from ...engine.language.text import Tokenizer
 
                 tok = Tokenizer("hf", hf=load_tokenizer(tokenizer, download=False))
                 text = "\n".join(p.read_text("utf-8") for p in files)
@@ -63,7 +63,7 @@ def hf_facts(ref: str, done) -> None:
             import_engine()
             import torch
 
-            from ...engine import hf
+            from ...engine.language import hf
 
             cfg = hf.load_config(ref, download=False)  # the extra's absence is said here
             from transformers import AutoModelForCausalLM

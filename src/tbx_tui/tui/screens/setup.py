@@ -66,8 +66,8 @@ def model_facts(model: str, shape, classes: int, frozen: str, done) -> None:
     def probe():
         try:
             import_engine()
-            from ...engine.finetune import InitReport, freeze
-            from ...engine.models import build_model, count_parameters
+            from ...engine.run.finetune import InitReport, freeze
+            from ...engine.vision.models import build_model, count_parameters
 
             built = build_model(model, shape, classes)
             text = f"{count_parameters(built):,} parameters"
@@ -88,7 +88,7 @@ def torchvision_names(done) -> None:
     def probe():
         try:
             import_engine()
-            from ...engine.models import torchvision_classifiers
+            from ...engine.vision.models import torchvision_classifiers
 
             done([f"tv:{n}" for n in torchvision_classifiers()])
         except Exception:

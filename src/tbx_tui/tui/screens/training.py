@@ -17,7 +17,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Static
 
-from ...progress import evaluated_on, metrics_line, progress_parts
+from ...progress import progress_parts
+from ...reports import report_for
 from ...config import ConfigError, RunConfig, check_field, load_toml
 from ...logs.watcher import LogWatcher, run_status
 from ..panels.run_table import RunTable
@@ -66,13 +67,9 @@ class ConfirmQuit(ModalScreen[bool]):
 
 
 def _end_metrics(m: dict[str, float]) -> list[tuple[int, str]]:
-    """The evaluation at the end, the headline first: a classifier's test loss and
-    accuracy, a language model's validation loss and perplexity."""
-    if evaluated_on(m) == "val":
-        return [(1, escape(f"val loss {m['Loss/val']:.4f}  ppl {m['Perplexity/val']:.2f}")),
-                (2, escape(f"token acc {m['Accuracy/val']:.1%}"))]
-    return [(1, escape(f"test loss {m['Loss/test']:.4f}  acc {m['Accuracy/test']:.1%}")),
-            (2, escape(metrics_line(m).split("  ", 2)[2]))]
+    """The evaluation at the end, the headline first, as the run's task reports it."""
+    first, second = report_for(m).headline(m)
+    return [(1, escape(first)), (2, escape(second))]
 
 
 class TrainingScreen(DashboardScreen, inherit_bindings=False):

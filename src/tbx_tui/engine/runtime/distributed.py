@@ -54,7 +54,7 @@ def join(world: World, device: torch.device) -> torch.device:
     if device.type == "cuda":
         if world.local_rank >= torch.cuda.device_count():
             # nccl cannot put two ranks on one GPU; say so before set_device's opaque error
-            from .trainer import DeviceUnavailable
+            from .errors import DeviceUnavailable
 
             raise DeviceUnavailable(
                 f"device: local rank {world.local_rank} needs a GPU of its own but this "
@@ -121,3 +121,13 @@ def broadcast(obj, src: int = 0):
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+def bare_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The model itself, without DistributedDataParallel's or torch.compile's wrapper
+    (their names have a ``module.`` / ``_orig_mod.`` prefix that no checkpoint or
+    histogram should carry)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    model = model.module if isinstance(model, DistributedDataParallel) else model
+    return getattr(model, "_orig_mod", model)  # torch.compile's wrapper, likewise

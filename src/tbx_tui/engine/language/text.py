@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data_files import shakespeare_file, text_files
-from .data import DataUnavailable
+from ...data_files import shakespeare_file, text_files
+from ..runtime.errors import DataUnavailable
 
 SHAKESPEARE_URL = ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
                    "tinyshakespeare/input.txt")

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from .data import DataUnavailable, TensorData
+from ..runtime.errors import DataUnavailable
+from .tensor_data import TensorData
 from .streaming import DataPath, item_image
 
-from ..data_files import IMAGE_SUFFIXES, class_files, folder_layout
+from ...data_files import IMAGE_SUFFIXES, class_files, folder_layout
 
 MAX_CLASSES = 100_000  # a label is a class number below this
 
@@ -47,7 +48,7 @@ def load_user_data(text: str, seed: int, image_size: int, val_fraction: float,
                    notes: LoadNotes, path: DataPath | None = None):
     """TensorData, or StreamingData when ``path`` is given and the decoded images would
     not fit its budget. Arrays and factories that return tensors are in memory already."""
-    from ..refs import parse_data
+    from ...refs import parse_data
 
     ref = parse_data(text)
     if ref.kind == "folder":
@@ -222,6 +223,8 @@ def _too_many_classes(label: str, which: str, top: int) -> str:
 
 
 def _assemble(label: str, xtr, ytr, xte, yte) -> TensorData:
+    if xtr.dim() == 2 and ytr.is_floating_point():  # features and targets: regression
+        return _table(label, xtr, ytr, xte, yte)
     xtr, xte = _images(xtr, label, "x_train"), _images(xte, label, "x_test")
     if xtr.shape[1:] != xte.shape[1:]:
         raise DataUnavailable(f"{label}: x_train images are {tuple(xtr.shape[1:])}, x_test "
@@ -232,6 +235,29 @@ def _assemble(label: str, xtr, ytr, xte, yte) -> TensorData:
         raise DataUnavailable(f"{label}: needs images of at least 2 classes in both train "
                               "and test")
     return TensorData(label, xtr, ytr, xte, yte, [str(i) for i in range(k)])
+
+
+def _table(label: str, xtr, ytr, xte, yte) -> TensorData:
+    """A table for regression: float features (N, F), float targets (N,) or (N, K)."""
+    parts = {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte}
+    for which, t in parts.items():
+        if not (t.is_floating_point() or (which[0] == "x" and t.dtype != torch.bool)):
+            raise DataUnavailable(f"{label}: {which} is {str(t.dtype).replace('torch.', '')};"
+                                  " a regression table takes numbers, its targets floats")
+    for x, y, which in ((xtr, ytr, "train"), (xte, yte, "test")):
+        if x.dim() != 2 or y.dim() not in (1, 2) or len(y) != len(x) or not len(x):
+            raise DataUnavailable(f"{label}: x_{which} {tuple(x.shape)} and y_{which} "
+                                  f"{tuple(y.shape)}; a regression table needs x (N, "
+                                  "features) and y (N,) or (N, outputs), N at least 1")
+    if xtr.shape[1] != xte.shape[1] or ytr.shape[1:] != yte.shape[1:]:
+        raise DataUnavailable(f"{label}: train has {xtr.shape[1]} features and targets "
+                              f"{tuple(ytr.shape[1:])}, test {xte.shape[1]} and "
+                              f"{tuple(yte.shape[1:])}")
+    parts = {k: v.float().contiguous() for k, v in parts.items()}
+    for which, t in parts.items():  # one NaN makes every loss and R² NaN
+        if not bool(torch.isfinite(t).all()):
+            raise DataUnavailable(f"{label}: {which} holds NaN or infinite values")
+    return TensorData(label, *parts.values(), [])
 
 
 def _npz(path: str) -> TensorData:
@@ -255,10 +281,11 @@ def _npz(path: str) -> TensorData:
 
 
 def _factory(ref, notes: LoadNotes, path: DataPath | None):
-    from .models import ModelUnusable, _user_object, no_exit
+    from ..runtime.errors import ModelUnusable
+    from ..runtime.user_code import no_exit, user_object
 
     try:
-        build, where = _user_object(ref, "data")
+        build, where = user_object(ref, "data")
     except ModelUnusable as e:
         raise DataUnavailable(str(e).replace("model: ", "data: ", 1)) from None
     label = f"data {where}"

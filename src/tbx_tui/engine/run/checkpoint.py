@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..atomic import atomic_file
+from ...atomic import atomic_file
 
 FOLDER = "checkpoints"
 FORMAT = 1

@@ -1,5 +1,5 @@
 """Checkpoints and resumes, and what several processes must agree on: the parts of the
-Trainer (engine/trainer.py) that make a run survive a kill and span torchrun's ranks.
+Trainer (engine/run/trainer.py) that make a run survive a kill and span torchrun's ranks.
 
 A mixin: it reads the Trainer's ``config``, ``world``, ``control``, ``run_dir``,
 ``sinks`` and progress fields; kept apart so the loop in ``trainer.py`` still reads top
@@ -14,14 +14,15 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import atomic_write, describe_os_error
-from ..config import RESUMABLE, RunConfig
-from ..refs import canonical as canonical_model, canonical_data
-from . import distributed
+from ...atomic import atomic_write, describe_os_error
+from ...config import RESUMABLE, RunConfig
+from ...refs import canonical as canonical_model, canonical_data
+from ..runtime import distributed
+from ..runtime.distributed import bare_model
 from .checkpoint import (Loop, ResumeUnusable, RunLock, checkpoints, load_latest,
                          rng_states, set_rng_states)
 from .checkpoint import save as save_checkpoint
-from .control import RunControl
+from ..runtime.control import RunControl
 
 
 class Resuming:
@@ -107,7 +108,7 @@ class Resuming:
         return loss_sum, int(correct), int(seen), ckpt_due or ckpt > 0
 
     def _checkpoint(self, loop: Loop, model, optimizer, order, augment) -> None:
-        """Everything an exact continuation needs (engine/checkpoint.py). The model and
+        """Everything an exact continuation needs (engine/run/checkpoint.py). The model and
         optimizer tensors are saved as they are (on the device): torch.save copies them."""
         mine = {"rng": rng_states(), "loss_sum": loop.loss_sum.cpu(),
                 "correct": loop.correct.cpu(), "seen": loop.seen}
@@ -151,13 +152,3 @@ class Resuming:
         self._evaluated_at, self._skipped_seen = state["evaluated_at"], state["skipped_seen"]
         self._step = self._ckpt_step = loop.step
         self._started = time.perf_counter() - state["elapsed"]
-
-
-def bare_model(model: torch.nn.Module) -> torch.nn.Module:
-    """The model itself, without DistributedDataParallel's or torch.compile's wrapper
-    (their names have a ``module.`` / ``_orig_mod.`` prefix that no checkpoint or
-    histogram should carry)."""
-    from torch.nn.parallel import DistributedDataParallel
-
-    model = model.module if isinstance(model, DistributedDataParallel) else model
-    return getattr(model, "_orig_mod", model)  # torch.compile's wrapper, likewise

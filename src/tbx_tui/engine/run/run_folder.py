@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from ..atomic import atomic_write, describe_os_error
-from ..config import run_names
+from ...atomic import atomic_write, describe_os_error
+from ...config import run_names
 
 
 class LogdirUnusable(ValueError):

@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, TextIO
 
-from .control import Progress, RunState
-from ..logs.runstate import STATE_TAG, end_state_text
-from ..safe_text import clean
-from ..progress import duration as _duration, evaluated_on, metrics_line, progress_line
+from ..runtime.control import Progress, RunState
+from ...reports import CLASSIFICATION, Report
+from ...run_state import STATE_TAG, end_state_text
+from ...safe_text import clean
+from ...progress import duration as _duration, evaluated_on, metrics_line, progress_line
 from .histograms import Histogram
 
-TEST_METRICS = ("Loss/test", "Accuracy/test", "Precision/test", "Recall/test")
-LM_METRICS = ("Loss/val", "Perplexity/val", "Accuracy/val")
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,7 @@ class RunInfo:
     total_steps: int
     notes: tuple[str, ...] = ()  # what fine-tuning did: weights loaded, parameters frozen
     start_step: int = 0          # a resumed run's first step: later points are void
+    report: Report = CLASSIFICATION  # what the run's task evaluates (tbx_tui/reports.py)
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,8 @@ class TensorBoardSink:
                             session_log=SessionLog(status=SessionLog.START)))
         # add_hparams() would write into a new sub-folder; writing the summaries into
         # this run's own file puts the HParams row on the run itself.
-        metrics = LM_METRICS if getattr(info.config, "is_lm", False) else TEST_METRICS
-        exp, ssi, self._sei = hparams(info.config.hparams(), {k: 0.0 for k in metrics})
+        exp, ssi, self._sei = hparams(info.config.hparams(),
+                                      {k: 0.0 for k in info.report.metrics})
         self.file.add_summary(exp, 0)
         self.file.add_summary(ssi, 0)
         self.file.flush()
@@ -226,9 +226,8 @@ class ConsoleSink:
         self._info = info
         c = info.config
         amp = ", bf16 autocast" if info.amp else ""
-        sizes = (f"{info.train_size:,} train / {info.test_size:,} val windows"
-                 if getattr(c, "is_lm", False) else
-                 f"{info.train_size:,} train / {info.test_size:,} test")
+        sizes = (f"{info.train_size:,} train / {info.test_size:,} {info.report.split}"
+                 f"{info.report.examples}")
         self._print(f"training {c.model} ({info.parameters:,} parameters) on {c.data} "
                     f"({sizes}) on "
                     f"{info.device}{amp}: {info.total_steps:,} steps "

@@ -14,86 +14,19 @@ import math
 import os
 import struct
 import sys
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 import torch
+
+from ..runtime.errors import DataCorrupt, DataUnavailable  # noqa: F401  (re-exported)
+from .tensor_data import TensorData, normalize, shape_text  # noqa: F401  (re-exported)
 
 DIGIT_CLASSES = [str(d) for d in range(10)]
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                    "Sneaker", "Bag", "Ankle boot"]
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                    "ship", "truck"]
-
-
-class DataUnavailable(RuntimeError):
-    """The dataset cannot be loaded; ``str()`` is one line that says what to do."""
-
-
-class DataCorrupt(DataUnavailable):
-    """A dataset file is there but damaged; ``str()`` names the file and what is wrong."""
-
-
-@dataclass(frozen=True)
-class TensorData:
-    name: str
-    train_x: torch.Tensor  # (N, C, H, W); uint8 for images, float32 for synthetic
-    train_y: torch.Tensor  # (N,) int64
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-    classes: list[str]
-
-    @property
-    def in_shape(self) -> tuple[int, int, int]:
-        c, h, w = self.train_x.shape[1:]
-        return (c, h, w)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    @property
-    def n_train(self) -> int:
-        return len(self.train_y)
-
-    @property
-    def n_test(self) -> int:
-        return len(self.test_y)
-
-    skipped = ()  # images that could not be decoded were left out when loading
-
-    def to(self, device: torch.device) -> "TensorData":
-        return replace(self, **{k: getattr(self, k).to(device)
-                                for k in ("train_x", "train_y", "test_x", "test_y")})
-
-    def epoch(self, perm: torch.Tensor, batch_size: int):
-        """The epoch's batches in ``perm`` order, by ``index_select`` on the device (here
-        ~10 µs per batch of 32; fancy indexing ``x[idx]`` took ~7 ms)."""
-        for idx in perm.to(self.train_y.device).split(batch_size):
-            yield self.train_x.index_select(0, idx), self.train_y.index_select(0, idx)
-
-    def test_batches(self, batch_size: int, rank: int = 0, world: int = 1):
-        """The test set in order; with several processes, this rank's every world-th
-        sample (the results are summed over the ranks)."""
-        if world == 1:
-            for start in range(0, self.n_test, batch_size):
-                yield (self.test_x[start:start + batch_size],
-                       self.test_y[start:start + batch_size])
-            return
-        mine = torch.arange(rank, self.n_test, world, device=self.test_y.device)
-        for idx in mine.split(batch_size):
-            yield self.test_x.index_select(0, idx), self.test_y.index_select(0, idx)
-
-    def close(self) -> None:
-        pass
-
-
-def normalize(x: torch.Tensor) -> torch.Tensor:
-    """uint8 pixels -> (x/255 - 0.5) / 0.5, as the tutorial's Normalize((0.5,), (0.5,))."""
-    if x.dtype == torch.uint8:
-        return x.float().mul_(2.0 / 255.0).sub_(1.0)
-    return x
 
 
 def _synthetic(data_dir: str, seed: int) -> TensorData:
@@ -287,7 +220,7 @@ REGISTRY: dict[str, Callable[[str, int], TensorData]] = {
 def load_dataset(name: str, data_dir: str = "./data", seed: int = 0, image_size: int = 0,
                  val_fraction: float = 0.1, notes: list[str] | None = None, path=None):
     """A built-in dataset by name (TensorData), or the user's (folder:, npz:, FILE.py:NAME,
-    MODULE:NAME; engine/user_data.py): TensorData, or StreamingData when a DataPath
+    MODULE:NAME; engine/vision/user_data.py): TensorData, or StreamingData when a DataPath
     ``path`` is given and its decoded images are over its budget. What loading the user's
     data found (classes and counts, the path taken, images skipped) goes into ``notes``."""
     if name in REGISTRY:
@@ -297,9 +230,7 @@ def load_dataset(name: str, data_dir: str = "./data", seed: int = 0, image_size:
     found = LoadNotes([])
     data = load_user_data(name, seed, image_size, val_fraction, found, path)
     if notes is not None:
-        c, h, w = data.in_shape
-        shown = ", ".join(data.classes[:8]) + ("…" if len(data.classes) > 8 else "")
         notes.append(f"data {data.name}: {data.n_train:,} train / {data.n_test:,} "
-                     f"test, {c}×{h}×{w}, {data.num_classes} classes ({shown})")
+                     f"test, {shape_text(data)}")
         notes.extend(found.lines())
     return data

@@ -24,10 +24,9 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from ..atomic import _UMASK
-from .finetune import InitUnavailable, InitUnusable
+from ...atomic import _UMASK
+from ..runtime.errors import InitUnavailable, InitUnusable, ModelUnusable
 from .gpt import generate
-from .models import ModelUnusable
 
 EXTRA = "pip install -e '.[llm]' in the source tree, or pip install 'tbx-tui[llm]'"
 MAX_DEFAULT_CONTEXT = 1024  # --context 0: the model's own limit, at most this

@@ -8,11 +8,14 @@ run here is comparable with the tutorial's. ``resnet18`` comes from torchvision.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import math
 from typing import Callable
 
 import torch
 from torch import nn
+
+from ..runtime.errors import ModelUnusable
+from ..runtime.user_code import UserCodeExit, no_exit, user_object  # noqa: F401  (re-exported)
 
 Shape = tuple[int, int, int]  # (channels, height, width)
 
@@ -20,10 +23,9 @@ Shape = tuple[int, int, int]  # (channels, height, width)
 class MLP(nn.Module):
     """784-128-10 for MNIST; the input layer follows the dataset's flattened size."""
 
-    def __init__(self, in_shape: Shape, num_classes: int, hidden: int = 128):
+    def __init__(self, in_shape: tuple[int, ...], num_classes: int, hidden: int = 128):
         super().__init__()
-        c, h, w = in_shape
-        self.fc1 = nn.Linear(c * h * w, hidden)
+        self.fc1 = nn.Linear(math.prod(in_shape), hidden)  # (C, H, W), or (features,)
         self.fc2 = nn.Linear(hidden, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -63,35 +65,12 @@ def resnet18(in_shape: Shape, num_classes: int) -> nn.Module:
     return model
 
 
+IMAGES_ONLY = ("simple_cnn", "resnet18")  # built-ins that need (C, H, W); mlp takes any shape
 REGISTRY: dict[str, Callable[[Shape, int], nn.Module]] = {
     "mlp": MLP,
     "simple_cnn": SimpleCNN,
     "resnet18": resnet18,
 }
-
-
-class UserCodeExit(Exception):
-    """User code (a model or data factory, its import, a model's forward) called
-    ``sys.exit()``: a failure of that code. Left alone it would end tbx-tui silently, with
-    the exit code the user code chose (often 0) and no run."""
-
-
-@contextmanager
-def no_exit(where: str):
-    """Run user code; its SystemExit becomes a UserCodeExit naming ``where``."""
-    try:
-        yield
-    except SystemExit as e:
-        raise UserCodeExit(f"{where} called sys.exit({e.code!r}); it must return or raise, "
-                           "not end the process") from None
-
-
-class ModelUnusable(ValueError):
-    """A model reference that cannot give a working model. ``str()`` is one line that
-    names the setting; the CLI exits 2 with it, before any run folder exists."""
-
-    def __init__(self, message: str):
-        super().__init__(f"model: {message}")
 
 
 class _ToImageNetInput(nn.Module):
@@ -139,54 +118,26 @@ def _torchvision(name: str, in_shape: Shape, num_classes: int) -> nn.Module:
     return model
 
 
-def _user_object(ref, setting: str = "model"):
-    """The class or factory a file, module or entry point reference names."""
-    import importlib
-    import importlib.util
-
-    from ..refs import entry_points
-
-    where = {"file": ref.target, "module": ref.target,
-             "entry": entry_points().get(ref.target, "")}[ref.kind]
-    # no_exit outside the try: SystemExit is no Exception, so it passes the except below
-    with no_exit(f"{setting}: importing {where}"):
-        try:
-            if ref.kind == "file":
-                spec = importlib.util.spec_from_file_location(
-                    f"tbx_tui_user_model_{abs(hash(ref.target))}", ref.target)
-                module = importlib.util.module_from_spec(spec)
-                spec.loader.exec_module(module)
-                attr = ref.attr
-            else:
-                mod_name, attr = (ref.target, ref.attr) if ref.kind == "module" else \
-                    where.split(":", 1)
-                module = importlib.import_module(mod_name)
-        except Exception as e:  # the user's code: any error while importing it
-            raise ModelUnusable(f"cannot import {where}: {type(e).__name__}: {e}") from None
-    obj = getattr(module, attr, None)
-    if obj is None:
-        raise ModelUnusable(f"{where} has no {attr!r}")
-    if not callable(obj):
-        raise ModelUnusable(f"{where}:{attr} is a {type(obj).__name__}, not a class or "
-                            "function")
-    return obj, f"{where}:{attr}" if ref.kind != "entry" else where
-
-
 def build_model(name: str, in_shape: Shape, num_classes: int) -> nn.Module:
     """The model a reference names (refs.parse_model), for this input shape and class
     count, checked on a batch of two zero images. Raises ModelUnusable."""
-    from ..refs import parse_model
+    from ...refs import parse_model
 
     try:
         ref = parse_model(name)
     except ValueError as e:
         raise ModelUnusable(str(e)) from None
+    if len(in_shape) != 3 and (ref.kind == "tv" or (ref.kind == "builtin" and
+                                                     ref.target in IMAGES_ONLY)):
+        raise ModelUnusable(f"{name.strip()} takes images (C, H, W); this data is "
+                            f"{tuple(in_shape)} (a table of features: use --model mlp, or "
+                            "your own model)")
     if ref.kind == "builtin":
         return REGISTRY[ref.target](in_shape, num_classes)
     if ref.kind == "tv":
         return _checked(_torchvision(ref.target, in_shape, num_classes), f"tv:{ref.target}",
                         in_shape, num_classes)
-    build, label = _user_object(ref)
+    build, label = user_object(ref)
     with no_exit(f"model: {label}"):
         try:
             model = build(tuple(in_shape), num_classes)

@@ -9,23 +9,8 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from enum import Enum
 
-
-class RunState(str, Enum):
-    LOADING = "loading"
-    RUNNING = "running"
-    PAUSED = "paused"
-    EVALUATING = "evaluating"
-    FINISHED = "finished"   # every epoch, or max_steps, done
-    STOPPED = "stopped"     # stopped on request; still evaluated
-    DIVERGED = "diverged"   # the loss became NaN or infinite
-    FAILED = "failed"       # an exception; the traceback is in the run folder
-
-    @property
-    def done(self) -> bool:
-        return self in (RunState.FINISHED, RunState.STOPPED, RunState.DIVERGED,
-                        RunState.FAILED)
+from ...run_state import RunState  # noqa: F401  (re-exported: the engine's states)
 
 
 @dataclass(frozen=True)

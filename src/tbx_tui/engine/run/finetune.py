@@ -15,13 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-
-class InitUnusable(ValueError):
-    """Weights that cannot be used: one line naming the setting (exit 2)."""
-
-
-class InitUnavailable(RuntimeError):
-    """Pretrained weights that are not on this machine and cannot be downloaded (exit 1)."""
+from ..runtime.errors import InitUnavailable, InitUnusable  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -159,8 +153,8 @@ def freeze(model: nn.Module, spec: str, report: InitReport) -> None:
 
 
 def _inner_prefix(model: nn.Module) -> str:
-    from .hf import HFCausalLM  # here: hf imports this module
-    from .models import _ToImageNetInput
+    from ..language.hf import HFCausalLM  # here: hf imports this module
+    from ..vision.models import _ToImageNetInput
 
     if isinstance(model, _ToImageNetInput):
         return "model."

@@ -1,0 +1,1 @@
+"""Text and language models: tokenizers and text data, the GPT, Hugging Face models, LoRA."""

@@ -1,0 +1,1 @@
+"""Where a run's numbers go: event files, the console, histograms, the system sampler."""

@@ -1,0 +1,1 @@
+"""Shared by every part of the engine: device, process group, run control, errors, user code."""

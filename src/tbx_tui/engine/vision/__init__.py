@@ -1,0 +1,1 @@
+"""Images and arrays: built-in and user datasets, streaming, augmentation, image models."""
