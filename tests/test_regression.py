@@ -32,6 +32,8 @@ def test_a_cli_run_on_a_linear_problem_reaches_r2_095_and_logs_what_tensorboard_
             "--logdir", str(tmp_path / "runs"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "2,000 train / 400 test" in r.stdout
+    assert "8 features → 1 float target(s)" in r.stdout
+    assert " acc " not in r.stdout  # no accuracy to show for a regression
     end = r.stdout.strip().splitlines()[-1]
     assert end.startswith("finished:") and "mse " in end and " r2 0.9" in end, end
     run = only_run(tmp_path / "runs")

@@ -27,6 +27,8 @@ def progress_line(p, width: int = 0, bar: bool = True) -> str:
         (1, f"loss {loss}"), (3, f"acc {_pct(p.accuracy).strip()}"), (5, f"lr {p.lr:.2e}"),
         (4, f"{p.samples_per_s:,.0f} {p.unit}/s"), (2, f"ETA {duration(p.eta_s)}"),
     ]
+    if p.loss is not None and p.accuracy is None:  # logged, and the task has none (regression)
+        parts = [part for part in parts if not part[1].startswith("acc ")]
     if p.state == "paused":
         parts.append((0, "[paused]"))
     if not width:
