@@ -70,8 +70,9 @@ ALLOWED = {
     "engine.run": ("base", *ENGINE[:5]),
     "engine": ("base", *ENGINE[:6]),
     "front": ("base", *ENGINE),                      # headless, sample
+    "sweep": ("base", *ENGINE),                      # sweeps sit above runs
     "tui": ("base", "logs", *ENGINE, "tui"),
-    "cli": ("base", "logs", *ENGINE, "front", "tui"),
+    "cli": ("base", "logs", *ENGINE, "front", "sweep", "tui"),
 }
 FRONT = {"tbx_tui.headless", "tbx_tui.sample"}
 
@@ -82,7 +83,7 @@ def _group(module: str) -> str:
         return "front"
     if module in ("tbx_tui.cli", "tbx_tui.__main__"):
         return "cli"
-    if len(parts) > 1 and parts[1] in ("logs", "tui"):
+    if len(parts) > 1 and parts[1] in ("logs", "tui", "sweep"):
         return parts[1]
     if len(parts) > 1 and parts[1] == "engine":
         return "engine" if len(parts) == 2 or parts[2] not in \

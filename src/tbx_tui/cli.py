@@ -59,6 +59,8 @@ def build_parser() -> OneLineParser:
         prog=PROG,
         usage=f"{PROG} [--no-ui] [--config FILE | --resume RUN_DIR] [settings …]\n"
               f"       {PROG} watch [LOGDIR …] [--once] [--refresh SECONDS]\n"
+              f"       {PROG} sweep [--sweep FILE] [--SETTING LIST|RANGE …] [--sampler S] "
+              f"[--trials N] [--objective M] [--pruner P] [--workers N]\n"
               f"       {PROG} models\n"
               f"       {PROG} sample RUN_DIR [--prompt TEXT] [--tokens N] [--temperature T] "
               f"[--top-k K]",
@@ -266,6 +268,10 @@ def _main(argv: list[str]) -> int:
         from .sample import sample_main
 
         return sample_main(argv[1:])
+    if argv and argv[0] == "sweep":
+        from .sweep.cli import sweep_main
+
+        return sweep_main(argv[1:])
     args, config = parse_config(argv)
     check_theme(PROG, args.theme)
     under_torchrun = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1  # one app, not N

@@ -61,7 +61,7 @@ def progress_parts(p, model: str, data: str, run_dir: str, width: int = 0
     from rich.markup import escape
 
     colour = {"running": "green", "paused": "yellow", "finished": "cyan", "stopped": "cyan",
-              "failed": "red", "diverged": "red"}.get(str(p.state.value), "white")
+              "pruned": "yellow", "failed": "red", "diverged": "red"}.get(str(p.state.value), "white")
     parts = [(0, f"[b {colour}]{p.state.value}[/]"), 
              (0, escape(progress_line(p, max(width - 12, 20) if width else 0, bar=False))),
              (3, escape(f"{model} on {data}")), (4, escape(p.device))]

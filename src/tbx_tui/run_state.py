@@ -25,16 +25,17 @@ class RunState(str, Enum):
     STOPPED = "stopped"     # stopped on request; still evaluated
     DIVERGED = "diverged"   # the loss became NaN or infinite
     FAILED = "failed"       # an exception; the traceback is in the run folder
+    PRUNED = "pruned"       # a sweep's pruner ended it: its metric was behind the others'
 
     @property
     def done(self) -> bool:
         return self in (RunState.FINISHED, RunState.STOPPED, RunState.DIVERGED,
-                        RunState.FAILED)
+                        RunState.FAILED, RunState.PRUNED)
 
 
 # The states a tbx/run_state text may name, and "ended": a run another writer closed.
 ENDED = (RunState.FINISHED.value, RunState.STOPPED.value, RunState.DIVERGED.value,
-         RunState.FAILED.value, "ended")
+         RunState.FAILED.value, RunState.PRUNED.value, "ended")
 
 # HParams Status values. UNKNOWN is what our trainer writes for a run the user stopped
 # (its text says "stopped"); from other writers it only says the session ended.

@@ -161,7 +161,8 @@ class TensorBoardSink:
             # TensorBoard's HParams tab knows success, failure and unknown; the exact
             # state (stopped, diverged…) and why go beside it as text, which its Text tab
             # shows and our reader takes as the run's state.
-            status = {RunState.FINISHED: "STATUS_SUCCESS", RunState.STOPPED: "STATUS_UNKNOWN"}
+            status = {RunState.FINISHED: "STATUS_SUCCESS", RunState.STOPPED: "STATUS_UNKNOWN",
+                      RunState.PRUNED: "STATUS_UNKNOWN"}
             self._set_status(Status.Value(status.get(result.state, "STATUS_FAILURE")))
             self.file.add_summary(self._sei, 0)
             # The message may be a user exception's text: readers show it, so it is
@@ -264,6 +265,8 @@ class ConsoleSink:
         if result.state in (RunState.FINISHED, RunState.STOPPED) and result.metrics:
             self._print(f"{result.state.value}: {where} ({took})  {evaluated_on(result.metrics)} "
                         f"{metrics_line(result.metrics)}")
+        elif result.state is RunState.PRUNED:
+            self._print(f"{result.state.value}: {where} ({took})  {result.message}")
         else:
             trace = f" (traceback: {result.error_log})" if result.error_log else ""
             self._print(f"{result.state.value}: {where} ({took})  {result.message}{trace}")

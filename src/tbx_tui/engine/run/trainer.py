@@ -324,6 +324,8 @@ class Trainer(Resuming, Lifecycle):
             self._emit("epoch_end", self._epoch, step - 1, metrics)
             self._report_skipped(data, step - 1)
         self._save(model)
+        if control.end_state is not None:  # a sweep's pruner: the state it asked for
+            return self._result(control.end_state, metrics, control.end_message)
         state = RunState.STOPPED if control.stop_requested and step < total else RunState.FINISHED
         return self._result(state, metrics, skipped_text(data))
 

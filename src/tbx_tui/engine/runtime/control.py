@@ -39,6 +39,8 @@ class RunControl:
         self._lock = threading.Lock()
         self._lr: float | None = None
         self._abort = False
+        self.end_state = None   # set by end_as: the state the run ends in, and why
+        self.end_message = ""
 
     def pause(self) -> None:
         self._running.clear()
@@ -50,6 +52,12 @@ class RunControl:
         """Finish the current step, evaluate, save, close."""
         self._stop.set()
         self._running.set()  # a paused trainer must wake up to stop
+
+    def end_as(self, state, message: str) -> None:
+        """Stop as ``stop`` does, and end the run as ``state`` (a sweep's pruner: PRUNED)
+        rather than stopped, saying why."""
+        self.end_state, self.end_message = state, message
+        self.stop()
 
     def abort(self) -> None:
         """Stop as soon as possible: no final evaluation, no weights; logs are closed."""

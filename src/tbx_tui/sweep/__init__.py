@@ -1,0 +1,1 @@
+"""Hyperparameter sweeps on Optuna: many ordinary runs, searched, pruned, resumed, compared."""

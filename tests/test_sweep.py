@@ -1,0 +1,153 @@
+"""Sweeps with real runs on digits: a grid, TPE with the median pruner, a kill -9 and its
+resume, bad definitions. The study is read back with Optuna itself, the trials' logs with
+TensorBoard's reader."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from conftest import accumulator, cli
+
+FAST = ("--data", "digits", "--sys-every", "0", "--hist-every", "0")
+
+
+def study_of(folder: Path) -> optuna.Study:
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(folder / "optuna.journal")))
+    return optuna.load_study(study_name=folder.name, storage=storage)
+
+
+def only_sweep(logdir: Path) -> Path:
+    found = [p for p in logdir.iterdir() if (p / "sweep.toml").is_file()]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def run_state(run_dir: Path) -> str:
+    ea = accumulator(run_dir)
+    from tensorboard.plugins.text import text_plugin  # noqa: F401  (registers the plugin)
+
+    event = ea.Tensors("tbx/run_state")[-1]
+    return event.tensor_proto.string_val[0].decode()
+
+
+def test_a_grid_runs_each_combination_once_and_the_same_command_continues_it(tmp_path):
+    args = ("sweep", *FAST, "--lr", "3e-4,3e-3", "--batch-size", "32,64", "--epochs", "1")
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    folder = only_sweep(tmp_path / "runs")
+    study = study_of(folder)
+    done = [t for t in study.trials if t.state is TrialState.COMPLETE]
+    assert len(study.trials) == 4 and len(done) == 4
+    assert {(t.params["lr"], t.params["batch_size"]) for t in done} == {
+        (3e-4, 32), (3e-4, 64), (3e-3, 32), (3e-3, 64)}
+    best = min(done, key=lambda t: t.value)
+    assert f"best: trial {best.number}  loss min = {best.value:.4g}" in r.stdout
+    assert "parameter importance" in r.stdout
+    for t in done:  # each trial an ordinary run folder, its HParams for TensorBoard
+        run = Path(t.user_attrs["run_dir"])
+        assert (run / "config.toml").is_file() and (run / "model.pt").is_file()
+        assert f"lr = {t.params['lr']}" in (run / "config.toml").read_text()
+        assert accumulator(run).Scalars("Loss/test")[-1].value == pytest.approx(t.value)
+        assert run_state(run) == "finished"
+    again = cli(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert len(study_of(folder).trials) == 4  # nothing ran twice
+    assert again.stdout.count(" finished ") == 4  # the kept trials are shown
+
+
+def test_tpe_with_the_median_pruner_prunes_and_says_so_everywhere(tmp_path):
+    r = cli("sweep", *FAST, "--lr", "1e-6..1e-1:log", "--epochs", "4", "--trials", "8",
+            "--pruner", "median", "--objective", "Loss/test min", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "sweep runs/sweep-" in r.stdout and "tpe, 8 trials" in r.stdout
+    study = study_of(only_sweep(tmp_path / "runs"))
+    pruned = [t for t in study.trials if t.state is TrialState.PRUNED]
+    assert len(study.trials) == 8 and pruned, [t.state for t in study.trials]
+    for t in pruned:
+        run = Path(t.user_attrs["run_dir"])
+        state = run_state(run)
+        assert state.startswith("pruned: at step ") and "Loss/test" in state
+        step = max(t.intermediate_values)
+        assert f"at step {step:,}" in state
+        ea = accumulator(run)
+        from tensorboard.plugins.hparams import plugin_data_pb2
+
+        content = ea.PluginTagToContent("hparams")["_hparams_/session_end_info"]
+        end = plugin_data_pb2.HParamsPluginData.FromString(content).session_end_info
+        assert end.status == 0  # STATUS_UNKNOWN: neither success nor failure
+    assert " pruned " in r.stdout
+
+
+def _checkpointed_trial(folder: Path) -> bool:
+    return any((p / "checkpoints").is_dir() and any((p / "checkpoints").iterdir())
+               and not (p / "model.pt").exists() for p in folder.glob("trial-*"))
+
+
+def test_a_sweep_killed_mid_trial_resumes_the_cut_off_trial_from_its_checkpoint(tmp_path):
+    args = ["sweep", *FAST, "--lr", "3e-4,1e-3,3e-3", "--epochs", "6", "--name", "cut"]
+    proc = subprocess.Popen([sys.executable, "-m", "tbx_tui", *args], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    folder = tmp_path / "runs" / "cut"
+    deadline = time.monotonic() + 240
+    try:
+        while not (folder.is_dir() and _checkpointed_trial(folder)):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    before = study_of(folder)
+    cut = [t for t in before.trials if t.state is TrialState.RUNNING]
+    assert len(cut) == 1  # left RUNNING by the kill, as Optuna leaves it
+    finished_before = {t.number for t in before.trials if t.state is TrialState.COMPLETE}
+    cut_dir = folder / f"trial-{cut[0].number:04d}"
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    study = study_of(folder)
+    done = [t for t in study.trials if t.state is TrialState.COMPLETE]
+    assert sorted(t.params["lr"] for t in done) == [3e-4, 1e-3, 3e-3]  # each once
+    retry = [t for t in done if t.user_attrs.get("resumed")]
+    assert len(retry) == 1 and retry[0].user_attrs["run_dir"] == str(cut_dir)
+    assert retry[0].params == cut[0].params
+    assert study.trials[cut[0].number].state is TrialState.FAIL  # the dead attempt
+    assert {t.number for t in done} >= finished_before  # kept, not run again
+    assert "killed" in r.stdout and "(resumed its run)" in r.stdout
+    # The run folder continued: one START at 0 and one at the checkpoint's step.
+    ea = accumulator(cut_dir)
+    assert ea.Scalars("Loss/test")[-1].step == ea.Scalars("Loss/train")[-1].step
+    assert len(ea.Scalars("Loss/test")) == 6 and not list(folder.glob("trial-*-*"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--lr", "1e-2..1e-5"), "lr: a range must go from low to high"),
+    (("--lr", "1e-4..1e-2", "--sampler", "grid"), "sampler: a grid takes lists only; lr "
+                                                  "is a range"),
+    (("--lr", "0.1,x"), "lr: 'x' is not a float"),
+    (("--epochs", "2"), "sweep: nothing is swept"),
+    (("--lr", "1e-3,1e-2", "--storage", "sqlite:///s.db"), "storage: SQLite is not made"),
+    (("--lr", "1e-3,1e-2", "--storage", "postgresql://u:secret@127.0.0.1:1/db"),
+     "storage: cannot open postgresql://u:***@127.0.0.1:1/db"),
+    (("--lr", "1e-3,1e-2", "--objective", "perplexity", "--epochs", "1"),
+     "objective: perplexity min is not what a trial logs"),
+])
+def test_bad_definitions_are_one_line_exit_2_and_leave_nothing(tmp_path, args, message):
+    r = cli("sweep", *FAST, *args, cwd=tmp_path, timeout=120)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    line = r.stderr.strip()
+    assert line.count("\n") == 0 and line.startswith(f"tbx-tui sweep: error: {message}"), line
+    assert "secret" not in r.stderr
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not any(runs.iterdir())
