@@ -36,7 +36,6 @@ def only_sweep(logdir: Path) -> Path:
 
 def run_state(run_dir: Path) -> str:
     ea = accumulator(run_dir)
-    from tensorboard.plugins.text import text_plugin  # noqa: F401  (registers the plugin)
 
     event = ea.Tensors("tbx/run_state")[-1]
     return event.tensor_proto.string_val[0].decode()
@@ -151,3 +150,79 @@ def test_bad_definitions_are_one_line_exit_2_and_leave_nothing(tmp_path, args, m
     assert "secret" not in r.stderr
     runs = tmp_path / "runs"
     assert not runs.exists() or not any(runs.iterdir())
+
+
+# ---- several machines: a real PostgreSQL server --------------------------------------------
+def _pg_bin() -> Path | None:
+    import shutil
+
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return versions[-1].parent if versions else None
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A PostgreSQL server of its own (Debian's postgresql package; .ci/run installs it),
+    on a free port, trusting local connections; stopped at the end."""
+    import shutil
+    import socket
+    import tempfile
+
+    bindir = _pg_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    # The server refuses to run as root: as root, it runs as Debian's postgres user.
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    home = Path(tempfile.mkdtemp(prefix="tbx-pg-", dir="/tmp"))
+    home.chmod(0o755)
+    data = home / "data"
+    data.mkdir()
+    if as_user:
+        shutil.chown(home, "postgres")
+        shutil.chown(data, "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run = lambda *a: subprocess.run([*as_user, *a], check=True, capture_output=True,  # noqa: E731
+                                    text=True, timeout=120)
+    run(str(bindir / "initdb"), "-D", str(data), "-U", "tbx", "--auth=trust", "-E", "UTF8")
+    run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(home / "log"), "-w", "-t", "60",
+        "-o", f"-p {port} -k {home} -c listen_addresses=127.0.0.1", "start")
+    try:
+        yield f"postgresql+psycopg://tbx@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                        "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_two_processes_share_one_study_through_postgresql_and_no_trial_runs_twice(
+        tmp_path, postgres):
+    lrs = "1e-4,3e-4,1e-3,3e-3,1e-2,3e-2"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "tbx_tui", "sweep", *FAST, "--lr", lrs, "--epochs", "2",
+         "--name", "shared", "--storage", postgres, "--logdir", str(tmp_path / "a")],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "a" / "shared").glob("trial-*")):  # the study exists
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.05)
+    # "Another machine": only the storage and the sweep's name; the definition comes from
+    # the study.
+    second = cli("sweep", "--join", "shared", "--storage", postgres,
+                 "--logdir", str(tmp_path / "b"), cwd=tmp_path)
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0 and second.returncode == 0, (err, second.stderr)
+    study = optuna.load_study(study_name="shared", storage=postgres)
+    done = [t for t in study.trials if t.state is TrialState.COMPLETE]
+    assert len(study.trials) == 6 and len(done) == 6
+    assert sorted(t.params["lr"] for t in done) == sorted(float(v) for v in lrs.split(","))
+    workers = {t.user_attrs["worker"] for t in done}
+    assert len(workers) == 2  # both processes ran trials
+    homes = {Path(t.user_attrs["run_dir"]).parent for t in done}
+    assert homes == {(tmp_path / "a" / "shared").resolve(), (tmp_path / "b" / "shared").resolve()}
+    assert (tmp_path / "b" / "shared" / "sweep.toml").read_text() == \
+        (tmp_path / "a" / "shared" / "sweep.toml").read_text()

@@ -176,7 +176,8 @@ def _trials(args, study, sweep: Sweep, folder: Path, made: bool) -> int:
     for t in study.get_trials(deepcopy=False):
         table.row(t)  # finished before: shown, kept
     stopped: SweepStopped | None = None
-    signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # as Ctrl+C: resumable from here
+        signal.signal(signum, _interrupt)
     try:
         if args.workers == 1:
             work(study, sweep, folder, journal, table.row)
@@ -200,6 +201,10 @@ def _trials(args, study, sweep: Sweep, folder: Path, made: bool) -> int:
     failed = [t for t in study.get_trials(deepcopy=False) if t.state is TrialState.FAIL
               and t.number not in stood_in]
     return 1 if failed else 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _watch_workers(study, folder: Path, args, table):

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from optuna.storages._heartbeat import fail_stale_trials, get_heartbeat_thread
 from optuna.trial import TrialState
 
 from ..safe_text import clean
@@ -40,6 +41,8 @@ def work(study, sweep: Sweep, folder: Path, journal: bool,
             return
         if journal:
             studies.recover(study, folder)
+        else:  # PostgreSQL: Optuna's heartbeat finds the dead, its callback retries them
+            fail_stale_trials(study)
         waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         if sweep.kind == "grid" and not waiting:
             return
@@ -48,7 +51,8 @@ def work(study, sweep: Sweep, folder: Path, journal: bool,
         trial = study.ask()
         lock = studies.TrialLock(folder, trial.number)
         try:
-            state, value, run_dir, message = trials.run(trial, study, sweep, folder)
+            with get_heartbeat_thread(trial._trial_id, study._storage):  # a no-op: journal
+                state, value, run_dir, message = trials.run(trial, study, sweep, folder)
         except trials.ObjectiveMissing as e:
             study.tell(trial, state=TrialState.FAIL)
             raise SweepStopped(2, str(e)) from None
@@ -59,6 +63,8 @@ def work(study, sweep: Sweep, folder: Path, journal: bool,
         except (DataUnavailable, InitUnavailable) as e:
             study.tell(trial, state=TrialState.FAIL)
             raise SweepStopped(1, f"trial {trial.number}: {e}") from None
+        except KeyboardInterrupt:  # left RUNNING: the next --resume retries it from its
+            raise                  # newest checkpoint, as after a kill
         except BaseException:
             study.tell(trial, state=TrialState.FAIL)
             raise
@@ -162,8 +168,10 @@ def summary(study, sweep: Sweep, table: Table) -> list[str]:
     done = [t for t in study.get_trials(deepcopy=False) if t.state is TrialState.COMPLETE]
     lines = []
     counts = {}
+    stood_in = studies.retried(study)
     for t in study.get_trials(deepcopy=False):
-        counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
+        word = "killed and retried" if t.number in stood_in else t.state.name.lower()
+        counts[word] = counts.get(word, 0) + 1
     lines.append("trials: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     if not done:
         return lines + ["no trial finished: no best trial"]

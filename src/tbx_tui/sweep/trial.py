@@ -6,6 +6,8 @@ checkpoint (the same exact resume as ``--resume``)."""
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 from ..config import build
@@ -76,12 +78,14 @@ def run(trial, study, sweep: Sweep, folder: Path, sinks=()):
     # Said before training: if this process dies, its retry finds the folder to continue.
     planned = resume if resume is not None else folder / config.name
     trial.set_user_attr("run_dir", str(planned.resolve()))
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
     if resume is not None:
         trial.set_user_attr("resumed", True)
     control = RunControl()
     pruning = PruningSink(trial, sweep, control)
     trainer = Trainer(config, [TensorBoardSink(), pruning, *sinks], control, resume=resume)
     result = trainer.run()
+    trial.set_user_attr("train_s", round(result.elapsed_s, 3))  # the trial's own training
     if result.run_dir is not None:  # absolute: the study outlives the working folder
         trial.set_user_attr("run_dir", str(Path(result.run_dir).resolve()))
     if pruning.missing is not None:
