@@ -71,7 +71,7 @@ ALLOWED = {
     "engine": ("base", *ENGINE[:6]),
     "front": ("base", *ENGINE),                      # headless, sample
     "sweep": ("base", *ENGINE),                      # sweeps sit above runs
-    "tui": ("base", "logs", *ENGINE, "tui"),
+    "tui": ("base", "logs", *ENGINE, "sweep", "tui"),  # the sweep view reads its definition
     "cli": ("base", "logs", *ENGINE, "front", "sweep", "tui"),
 }
 FRONT = {"tbx_tui.headless", "tbx_tui.sample"}

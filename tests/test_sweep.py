@@ -226,3 +226,106 @@ def test_two_processes_share_one_study_through_postgresql_and_no_trial_runs_twic
     assert homes == {(tmp_path / "a" / "shared").resolve(), (tmp_path / "b" / "shared").resolve()}
     assert (tmp_path / "b" / "shared" / "sweep.toml").read_text() == \
         (tmp_path / "a" / "shared" / "sweep.toml").read_text()
+
+
+# ---- the sweep view -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory) -> Path:
+    """A finished TPE sweep of 5 digits trials over a log range and a list."""
+    home = tmp_path_factory.mktemp("sweepview")
+    r = cli("sweep", *FAST, "--lr", "1e-4..1e-1:log", "--batch-size", "32,64", "--epochs",
+            "1", "--trials", "5", "--name", "view", cwd=home)
+    assert r.returncode == 0, r.stderr
+    return home / "runs" / "view"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+async def test_the_sweep_view_draws_parallel_coordinates_best_so_far_and_importance(
+        small_sweep, size):
+    from test_app import wait_for
+    from test_watch import app_for
+    from tbx_tui.tui.screens.sweep import SweepScreen
+    from tbx_tui.tui.widgets.cached_plot import CachedPlot
+
+    study = study_of(small_sweep)
+    best = min((t for t in study.trials if t.state is TrialState.COMPLETE),
+               key=lambda t: t.value)
+    async with app_for(small_sweep).run_test(size=size) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, SweepScreen))
+        view = pilot.app.screen
+        await wait_for(pilot, lambda: view.importance)  # Optuna's evaluator, on a thread
+        await pilot.pause(0.2)
+        head = str(view.query_one("#sw-head").render())
+        assert head.startswith("sweep view: tpe, objective loss min, pruner none · 5 finished")
+        assert f"best: trial {best.number} = {best.value:.4g}" in head
+        parallel = view.query_one("#sw-parallel", CachedPlot)
+        drawn = str(parallel.render())
+        assert parallel.error is None and "batch_size" in drawn and "lr (log)" in drawn
+        assert "loss" in drawn and "64" in drawn and "32" in drawn  # the list axis's ends
+        curve = view.query_one("#sw-best", CachedPlot)
+        assert curve.error is None and "trial" in str(curve.render())
+        bars = str(view.query_one("#sw-importance").render())
+        assert bars.startswith("importance (Optuna)") and "lr" in bars and "█" in bars
+        assert set(view.importance) == {"lr", "batch_size"}
+        assert sum(view.importance.values()) == pytest.approx(1.0)
+        await pilot.press("H")  # the trials table: the HParams view over the same runs
+        assert type(pilot.app.screen).__name__ == "HParamsScreen"
+
+
+async def test_w_outside_a_sweep_says_so_and_stays(tmp_path):
+    from logfiles import tensorboardx_run
+    from test_watch import app_for
+
+    tensorboardx_run(tmp_path / "runs" / "plain", steps=5)
+    async with app_for(tmp_path / "runs").run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        before = pilot.app.screen
+        await pilot.press("w")
+        await pilot.pause(0.2)
+        assert pilot.app.screen is before
+        assert any("no sweep here" in str(n.message) for n in pilot.app._notifications)
+
+
+async def test_the_form_takes_lists_and_starts_a_sweep_the_dashboard_follows(tmp_path):
+    """Lists in two fields: 'Start sweep', a tbx-tui sweep in its own process, its trials
+    on the dashboard, its end in the status line, the sweep view on w."""
+    from test_app import wait_for
+    from tbx_tui.config import RunConfig
+    from tbx_tui.tui.app import make_app
+    from tbx_tui.tui.screens.setup import SetupScreen
+    from tbx_tui.tui.screens.sweep import SweepScreen
+
+    config = RunConfig(model="mlp", data="digits", epochs=1, sys_every=0, hist_every=0,
+                       logdir=str(tmp_path / "runs"))
+    app = make_app("train", config=config)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, SetupScreen)
+        form.query_one("#f-lr").value = "1e-3,3e-3"
+        form.query_one("#f-batch_size").value = "x,32"
+        await pilot.pause()
+        assert "✗" in str(form.query_one("#e-batch_size").render())  # checked as typed
+        form.query_one("#f-batch_size").value = "32..64:pow2"
+        await pilot.pause()
+        assert str(form.query_one("#e-lr").render()).startswith("swept: 2 values")
+        assert str(form.query_one("#start").label) == "Start sweep"
+        await pilot.press("ctrl+s")
+        screen = app.screen
+        session = screen.session
+        assert hasattr(session, "sweep")
+        await wait_for(pilot, lambda: session.ended is not None, timeout=180)
+        assert session.ended == "finished", session.last_line()
+        await wait_for(pilot, lambda: len(screen.store.runs) == 4)  # 2 lr × (32, 64)
+        await pilot.pause(1.2)
+        status = str(screen.query_one("#status").render())
+        assert "finished" in status and "4 finished" in status and "best trial" in status
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen))
+        assert "4 finished" in str(app.screen.query_one("#sw-head").render())
+    folder = session.folder
+    study = study_of(folder)
+    assert sorted((t.params["lr"], t.params["batch_size"]) for t in study.trials) == [
+        (1e-3, 32), (1e-3, 64), (3e-3, 32), (3e-3, 64)]

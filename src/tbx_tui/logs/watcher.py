@@ -97,7 +97,9 @@ class LogWatcher:
         found = discover(self.roots, unlisted)
         only = self.only
         if only is not None:
-            kept = {n: v for n, v in found.items() if os.path.realpath(v[0]) in only}
+            # A folder in ``only`` keeps its runs, and a sweep folder its trials' runs.
+            kept = {n: v for n, v in found.items() if os.path.realpath(v[0]) in only or
+                    os.path.dirname(os.path.realpath(v[0])) in only}
             self.left_out = len(found) - len(kept)
             found, unlisted = kept, {}
         else:

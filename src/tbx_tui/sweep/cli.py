@@ -7,7 +7,6 @@ that cannot run (said in one line, before the sweep folder is made).
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import signal
 import sys
@@ -130,7 +129,7 @@ def _run(p: OneLineParser, args) -> int:
         sweep = Sweep.from_toml(studies.definition_of(name, storage), f"the study {name!r}")
     else:
         sweep = _definition(p, args)
-        name = args.name or "sweep-" + hashlib.sha256(sweep.to_toml().encode()).hexdigest()[:8]
+        name = args.name or sweep.default_name()
         folder = Path(args.logdir).expanduser() / name
         if (folder / FILE).is_file():
             if load(folder).to_toml() != sweep.to_toml():

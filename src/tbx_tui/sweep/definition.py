@@ -146,6 +146,12 @@ class Sweep:
         except (TypeError, ValueError) as e:
             raise SweepError(f"{source}: {e}") from None
 
+    def default_name(self) -> str:
+        """sweep-<hash of the definition>: the same command finds the same sweep again."""
+        import hashlib
+
+        return "sweep-" + hashlib.sha256(self.to_toml().encode()).hexdigest()[:8]
+
     def with_budget(self, trials: int | None, timeout_s: float | None) -> "Sweep":
         return replace(self, trials=self.trials if trials is None else trials,
                        timeout_s=self.timeout_s if timeout_s is None else timeout_s)

@@ -64,6 +64,10 @@ class GroupSession:
         return path
 
     @property
+    def label(self) -> str:
+        return f"{self.config.nproc} processes"
+
+    @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 

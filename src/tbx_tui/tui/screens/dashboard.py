@@ -72,6 +72,8 @@ class DashboardScreen(Screen):
         Binding("b", "toggle_side", "Side", tooltip="fold / unfold the side panel"),
         Binding("H", "hparams", "HParams", tooltip="HParams view: every run's "
                 "hyperparameters and final metrics; sort, filter, choose, diff"),
+        Binding("w", "sweep", "Sweep", show=False, tooltip="sweep view: parallel "
+                "coordinates, best so far, importance (a sweep folder's runs)"),
         Binding("e", "export", "Export CSV", show=False,
                 tooltip="every scalar of the highlighted run, into its folder"),
         Binding("r", "refresh_now", "Reload", show=False, tooltip="read the files now"),
@@ -418,6 +420,18 @@ class DashboardScreen(Screen):
         from .hparams import HParamsScreen
 
         self.app.push_screen(HParamsScreen(self))
+
+    def action_sweep(self) -> None:
+        from ..sweep_data import sweep_folders
+        from .sweep import SweepScreen
+
+        with self.store.lock:
+            folders = sweep_folders(self.visible_runs())
+        if not folders:
+            self.app.notify("no sweep here: `w` shows a sweep folder's trials "
+                            "(tbx-tui sweep makes one)", severity="warning")
+            return
+        self.app.push_screen(SweepScreen(self, folders[0]))
 
     def action_help(self) -> None:
         about = ("tbx-tui dashboard: a grid of charts, one per tag (raw curves faint, "

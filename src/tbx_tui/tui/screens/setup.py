@@ -21,6 +21,8 @@ from ... import catalog
 from ...safe_text import clean
 from ...config import (FIELDS, GPT_SHAPE, IMAGE_ONLY, LM_ONLY, ConfigError, RunConfig,
                        check_field, field_type)
+from ...sweep.definition import Sweep, SweepError
+from ...sweep.space import NOT_SWEPT, Choice, Range, parse_param
 from ...refs import (BUILTIN_DATA, BUILTIN_MODELS, LM_MODELS, TEXT_DATA, is_hf_model,
                      is_lm_model)
 from .lm_facts import hf_facts, import_engine, text_facts
@@ -95,6 +97,12 @@ def torchvision_names(done) -> None:
             pass
 
     threading.Thread(target=probe, name="tbx-tv-names", daemon=True).start()
+
+
+def _swept_text(p) -> str:
+    if isinstance(p, Choice):
+        return f"{len(p.values)} values"
+    return f"{p.low:g}..{p.high:g}" + (" (log)" if p.log else "")
 
 
 class SetupScreen(Screen[RunConfig | None]):
@@ -184,9 +192,14 @@ class SetupScreen(Screen[RunConfig | None]):
 
     # ---- values ------------------------------------------------------------------------
     def _raw(self, name: str):
+        """The field's value, or a sweep's Choice/Range when it holds a list or a range
+        (``1e-4,3e-4``, ``1e-5..1e-2:log``: tbx_tui/sweep/space.py)."""
         widget = self.query_one(f"#f-{name}")
         if isinstance(widget, Input):
             text = widget.value.strip()
+            swept = parse_param(name, text) if name not in NOT_SWEPT else None
+            if swept is not None:
+                return swept
             kind = field_type(name)
             if kind is int:
                 return int(text)
@@ -199,6 +212,12 @@ class SetupScreen(Screen[RunConfig | None]):
         note = self.query_one(f"#e-{name}", Static)
         try:
             value = self._raw(name)
+            if isinstance(value, (Choice, Range)):
+                self.errors.pop(name, None)
+                note.update(clean(f"swept: {_swept_text(value)} (Start sweep)"))
+                note.remove_class("error")
+                self._start_label()
+                return True
             check_field(name, value)
         except ValueError as e:  # int()/float() text, or a rule (ConfigError)
             kind = field_type(name).__name__
@@ -211,19 +230,34 @@ class SetupScreen(Screen[RunConfig | None]):
             self.errors.pop(name, None)
             note.update(FIELDS[name].metadata["help"])
             note.remove_class("error")
+        self._start_label()
+        return name not in self.errors
+
+    def _start_label(self) -> None:
         # The button stays pressable: pressing it (or Enter) names and shows the first bad
         # field, which may be scrolled out of view on a small terminal.
         start = self.query_one("#start", Button)
         n = len(self.errors)
-        start.label = f"✗ {n} field{'s' if n > 1 else ''} to fix" if n else "Start training"
+        swept = bool(self._swept())
+        start.label = f"✗ {n} field{'s' if n > 1 else ''} to fix" if n else \
+            "Start sweep" if swept else "Start training"
         start.variant = "error" if n else "primary"
-        return name not in self.errors
 
     def config(self) -> RunConfig | None:
         if not all([self.validate(n) for n in FIELDS]):
             return None
+        values = {n: self._raw(n) for n in FIELDS}
+        swept = [v for v in values.values() if isinstance(v, (Choice, Range))]
         try:
-            return RunConfig(**{n: self._raw(n) for n in FIELDS})
+            if swept:  # a sweep: each trial an ordinary run of these settings
+                fixed = {n: v for n, v in values.items()
+                         if not isinstance(v, (Choice, Range)) and n not in ("logdir", "name")
+                         and v != FIELDS[n].default}
+                return Sweep(tuple(swept), fixed)
+            return RunConfig(**values)
+        except SweepError as e:
+            self.notify(clean(str(e)), severity="error")
+            return None
         except ConfigError as e:  # fields that do not go together (gpt on images)
             self.errors[e.field_name] = e.rule
             note = self.query_one(f"#e-{e.field_name}", Static)
@@ -236,11 +270,29 @@ class SetupScreen(Screen[RunConfig | None]):
         and read their data, so their errors' text is shown as data."""
         self.query_one("#info", Static).update(clean(markup, multiline=True))
 
+    def _swept(self) -> list[str]:
+        """The fields that hold a list or a range."""
+        out = []
+        for name in FIELDS:
+            try:
+                if isinstance(self._raw(name), (Choice, Range)):
+                    out.append(name)
+            except ValueError:
+                pass
+        return out
+
     def _refresh_info(self) -> None:
         try:
             model, data = self._raw("model"), self._raw("data")
             data_dir = self.query_one("#f-data_dir", Input).value or "./data"
         except (ValueError, Exception):  # half-typed values: keep the last info
+            return
+        swept = self._swept()
+        if swept:
+            self._info(escape(
+                f"a sweep over {', '.join(swept)}: each trial is a run of its own "
+                "(tbx-tui sweep; Optuna). All lists: every combination once; a range: TPE, "
+                "20 trials. Its trials show on the dashboard; w opens the sweep view."))
             return
         if is_lm_model(model):
             self._refresh_lm(model, data, data_dir)
@@ -368,6 +420,8 @@ class SetupScreen(Screen[RunConfig | None]):
 
     def action_start(self) -> None:
         config = self.config()
+        if config is None and not self.errors:  # a sweep's definition: said in a toast
+            return
         if config is None:
             first = next(n for n in FIELDS if n in self.errors)  # the first in the form
             self.notify(f"{first}: {self.errors[first]}", severity="error")

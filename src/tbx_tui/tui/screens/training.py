@@ -103,6 +103,7 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
                          layout_key=os.path.abspath(logdir) if logdir else None)
         self.sessions: list[TrainingSession] = []
         self._watched: set[str] = set()
+        self.logdir = logdir or "runs"
         if logdir:
             watcher.roots.append(os.path.abspath(logdir))
 
@@ -118,6 +119,14 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
         self.watcher.stop()
 
     def start(self, config, resume: str | None = None) -> None:
+        """A run (RunConfig), or a sweep (Sweep: the form had lists or ranges in it)."""
+        from ...sweep.definition import Sweep
+
+        if isinstance(config, Sweep):
+            from ..sweep_session import SweepSession
+
+            self.sessions.append(SweepSession(config, self.logdir).start())
+            return
         session = GroupSession if config.nproc > 1 else TrainingSession
         self.sessions.append(session(config, resume).start())
 
@@ -151,6 +160,8 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
         width = self.query_one("#status").size.width - 2
         if s is None:
             parts = [(0, "no run yet: n opens the setup form")]
+        elif hasattr(s, "sweep"):
+            parts = self._sweep_parts(s)
         elif isinstance(s, GroupSession):
             parts = self._group_parts(s)
         elif s.error:
@@ -171,6 +182,31 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
             parts.append((4, f"charts redraw every {self._pace:.0f} s (UI ≤ 3% CPU)"))
         if self.watcher.left_out:
             parts.append((2, f"{self.watcher.left_out} earlier run(s) (a: show)"))
+        return parts
+
+    def _sweep_parts(self, s) -> list[tuple[int, str]]:
+        """A sweep in its own processes: its trials' states and best from their files, its
+        end from its exit code and its output's last line."""
+        from ..sweep_data import read
+
+        out = (4, escape(f"output: {s.output}"))
+        ended = s.ended
+        if ended == "failed":
+            line = s.error or s.last_line() or "no output"
+            return [(-1, f"[b red]failed[/]: {escape(line.removeprefix('tbx-tui sweep: error: '))}"),
+                    out]
+        done = "" if ended is None else f"[b cyan]{ended}[/] "
+        if s.run_dir is None:
+            return [(0, done or "starting the sweep…"), out]
+        with self.store.lock:
+            data = read(s.folder, dict(self.store.runs), self.clock())
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(data.counts().items())) or "no trial yet"
+        best = data.best()
+        parts = [(0, done or ("[b green]sweep[/]" if not s.stop_sent else
+                              "[b yellow]stopping[/]")),
+                 (0, escape(f"{s.folder.name}: {counts}")), (3, "w: sweep view"), out]
+        if best is not None:
+            parts.insert(2, (1, escape(f"best trial {best.number}: {best.value:.4g}")))
         return parts
 
     def _group_parts(self, s: GroupSession) -> list[tuple[int, str]]:
@@ -208,7 +244,7 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
         """The running session, or None after saying there is none."""
         s = self.session
         if isinstance(s, GroupSession) and s.running:
-            self.notify(f"a run in {s.config.nproc} processes cannot pause or change its "
+            self.notify(f"a run in {s.label} cannot pause or change its "
                         "learning rate: s stops it, R resumes it", severity="warning")
             return None
         if s is None or not s.running or s.control is None:
@@ -228,8 +264,9 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
         g = self.session
         if isinstance(g, GroupSession) and g.running:
             g.stop()
-            self.notify(f"stopping {g.config.nproc} processes: finishing the step, "
-                        "evaluating, saving")
+            self.notify(f"stopping {g.label}: finishing the step, evaluating, saving"
+                        if not hasattr(g, "sweep") else "interrupting the sweep: "
+                        "`tbx-tui sweep --resume` continues it from the trial's checkpoint")
             return
         s = self._training()
         if s is not None:
