@@ -46,14 +46,19 @@ class GroupSession:
         argv = ([sys.executable, "-m", "tbx_tui", "--no-ui", "--resume", self.resume]
                 if self.resume else
                 [sys.executable, "-m", "tbx_tui", "--no-ui", "--config", self._config_file()])
+        return self._spawn(argv)
+
+    def _spawn(self, argv: list[str]):
+        """The process group, its output appended to ``self.output`` (a resumed run adds
+        to its earlier output)."""
         try:
             self.folder.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.output, "a") as out:  # a resumed run adds to its earlier output
+            with open(self.output, "a") as out:
                 self.proc = subprocess.Popen(
                     argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                     start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         except OSError as e:
-            self.error = f"cannot start {self.config.nproc} processes: {describe_os_error(e)}"
+            self.error = f"cannot start {self.label}: {describe_os_error(e)}"
         return self
 
     def _config_file(self) -> str:

@@ -12,7 +12,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..atomic import describe_os_error
 from ..config import build
 from ..sweep.definition import Sweep
 from .group import GroupSession
@@ -45,15 +44,7 @@ class SweepSession(GroupSession):
         self._toml = path
         argv = [sys.executable, "-m", "tbx_tui", "sweep", "--sweep", path,
                 "--logdir", str(self.folder.parent), "--name", self.folder.name]
-        try:
-            self.folder.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.output, "a") as out:
-                self.proc = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        except OSError as e:
-            self.error = f"cannot start the sweep: {describe_os_error(e)}"
-        return self
+        return self._spawn(argv)
 
     @property
     def run_dir(self) -> Path | None:
