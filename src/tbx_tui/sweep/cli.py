@@ -198,7 +198,7 @@ def _trials(args, study, sweep: Sweep, folder: Path, made: bool) -> int:
         print(clean(line))
     stood_in = studies.retried(study)
     failed = [t for t in study.get_trials(deepcopy=False) if t.state is TrialState.FAIL
-              and t.number not in stood_in]
+              and t.number not in stood_in and studies.SURPLUS not in t.system_attrs]
     return 1 if failed else 0
 
 

@@ -49,6 +49,11 @@ def work(study, sweep: Sweep, folder: Path, journal: bool,
         if not waiting and sweep.budget and studies.counted(study) >= sweep.budget:
             return
         trial = study.ask()
+        if sweep.kind == "grid" and not studies.queued(study, trial):
+            # Another worker took the last queued combination between our look and our
+            # ask: this trial would run a combination twice. Closed unrun, not counted.
+            studies.discard(study, trial)
+            return
         lock = studies.TrialLock(folder, trial.number)
         try:
             with get_heartbeat_thread(trial._trial_id, study._storage):  # a no-op: journal
@@ -137,7 +142,8 @@ class Table:
         self._line(f"{'trial':>5}  {'state':<9} {cols}  {'objective':>11}  {'best':>11}")
 
     def row(self, t) -> None:
-        if t.number in self.seen or t.state in (TrialState.RUNNING, TrialState.WAITING):
+        if t.number in self.seen or t.state in (TrialState.RUNNING, TrialState.WAITING) \
+                or studies.SURPLUS in t.system_attrs:
             return
         self.seen.add(t.number)
         state = t.user_attrs.get("state", t.state.name.lower())
@@ -170,6 +176,8 @@ def summary(study, sweep: Sweep, table: Table) -> list[str]:
     counts = {}
     stood_in = studies.retried(study)
     for t in study.get_trials(deepcopy=False):
+        if studies.SURPLUS in t.system_attrs:
+            continue
         word = "killed and retried" if t.number in stood_in else t.state.name.lower()
         counts[word] = counts.get(word, 0) + 1
     lines.append("trials: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))

@@ -31,6 +31,7 @@ LOCKS = ".locks"
 HEARTBEAT_S, GRACE_S = 20, 60
 MAX_RETRY = 3  # a trial whose process dies this often is left failed
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
+SURPLUS = "tbx_surplus"  # a trial closed unrun: it would have repeated a grid combination
 
 
 def storage_for(folder: Path, url: str):
@@ -160,6 +161,18 @@ def retry_callback():
         return RetryHeartbeatStaleTrialCallback(MAX_RETRY)
 
 
+def queued(study: optuna.Study, trial) -> bool:
+    """Whether ``ask()`` gave a queued trial: a grid combination (enqueued, with its
+    fixed_params) or a retry (added with its parameters, marked failed_trial)."""
+    attrs = study._storage.get_trial_system_attrs(trial._trial_id)
+    return "fixed_params" in attrs or "failed_trial" in attrs
+
+
+def discard(study: optuna.Study, trial) -> None:
+    study._storage.set_trial_system_attr(trial._trial_id, SURPLUS, True)
+    study.tell(trial, state=TrialState.FAIL)
+
+
 def retried(study: optuna.Study) -> set[int]:
     """Failed trials that a retry stands in for (their process died)."""
     return {n for t in study.get_trials(deepcopy=False)
@@ -179,5 +192,5 @@ def counted(study: optuna.Study) -> int:
     with its process is not: its retry runs in its place)."""
     stood_in = retried(study)
     return sum(1 for t in study.get_trials(deepcopy=False)
-               if t.state in (*DONE, TrialState.RUNNING) or (
-                   t.state is TrialState.FAIL and t.number not in stood_in))
+               if SURPLUS not in t.system_attrs and (t.state in (*DONE, TrialState.RUNNING) or (
+                   t.state is TrialState.FAIL and t.number not in stood_in)))
