@@ -330,3 +330,29 @@ async def test_the_form_takes_lists_and_starts_a_sweep_the_dashboard_follows(tmp
     study = study_of(folder)
     assert sorted((t.params["lr"], t.params["batch_size"]) for t in study.trials) == [
         (1e-3, 32), (1e-3, 64), (3e-3, 32), (3e-3, 64)]
+
+
+def test_on_a_terminal_a_live_line_follows_the_running_trial(tmp_path):
+    import pty
+
+    main, child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "tbx_tui", "sweep", *FAST, "--lr",
+                             "1e-3,3e-3", "--epochs", "3"], cwd=tmp_path, stdin=child,
+                            stdout=child, stderr=child, close_fds=True)
+    os.close(child)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(timeout=240) == 0, out[-2000:]
+    os.close(main)
+    text = out.decode()
+    assert "\r\x1b[2Ktrial 0 epoch " in text and " step " in text  # the live line
+    assert "trials: 2 complete" in text
+    rows = [ln.split("\x1b[2K")[-1] for ln in text.splitlines()]
+    assert sum(1 for ln in rows if " finished " in ln) == 2  # the rows are whole lines

@@ -169,8 +169,9 @@ def _trials(args, study, sweep: Sweep, folder: Path, made: bool) -> int:
             return e.code
         return 0
     table = Table(sweep, study)
-    print(clean(f"sweep {folder}: {sweep.kind}, {_budget(sweep)}, objective "
-                f"{sweep.objective.text()}, pruner {sweep.pruner}, {args.workers} worker(s)"))
+    print(clean(f"sweep {folder}: {sweep.kind}, {_budget(sweep)}"))
+    print(clean(f"objective {sweep.objective.text()}, pruner {sweep.pruner}, "
+                f"{args.workers} worker(s)"))
     table.header()
     for t in study.get_trials(deepcopy=False):
         table.row(t)  # finished before: shown, kept
@@ -179,14 +180,18 @@ def _trials(args, study, sweep: Sweep, folder: Path, made: bool) -> int:
         signal.signal(signum, _interrupt)
     try:
         if args.workers == 1:
-            work(study, sweep, folder, journal, table.row)
+            work(study, sweep, folder, journal, table.row, table.started)
         else:
+            table.watching(study)
             stopped = _watch_workers(study, folder, args, table)
     except SweepStopped as e:
         stopped = e
     except KeyboardInterrupt:
+        table.close()  # the live line goes before the message
         print(f"{PROG}: interrupted; `{PROG} --resume {folder}` continues it", file=sys.stderr)
         return 130
+    finally:
+        table.close()
     if stopped is not None:
         if made and not any(t.state is TrialState.COMPLETE for t in study.get_trials()):
             shutil.rmtree(folder, ignore_errors=True)  # nothing of it is worth keeping

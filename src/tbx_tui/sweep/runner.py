@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -15,6 +17,7 @@ from typing import Callable
 from optuna.storages._heartbeat import fail_stale_trials, get_heartbeat_thread
 from optuna.trial import TrialState
 
+from ..progress import progress_line
 from ..safe_text import clean
 from . import study as studies
 from . import trial as trials
@@ -30,7 +33,8 @@ class SweepStopped(Exception):
 
 
 def work(study, sweep: Sweep, folder: Path, journal: bool,
-         ended: Callable[[object], None] = lambda t: None) -> None:
+         ended: Callable[[object], None] = lambda t: None,
+         started: Callable = lambda trainer, trial: None) -> None:
     """Ask, train, tell, until the budget (or the grid, or the time) is used up."""
     from ..engine import (DataUnavailable, DeviceUnavailable, InitUnavailable, InitUnusable,
                           LogdirUnusable, ModelUnusable, ResumeUnusable, TaskUnusable)
@@ -57,7 +61,8 @@ def work(study, sweep: Sweep, folder: Path, journal: bool,
         lock = studies.TrialLock(folder, trial.number)
         try:
             with get_heartbeat_thread(trial._trial_id, study._storage):  # a no-op: journal
-                state, value, run_dir, message = trials.run(trial, study, sweep, folder)
+                state, value, run_dir, message = trials.run(trial, study, sweep, folder,
+                                                            started)
         except trials.ObjectiveMissing as e:
             study.tell(trial, state=TrialState.FAIL)
             raise SweepStopped(2, str(e)) from None
@@ -124,6 +129,11 @@ class Table:
 
     def __init__(self, sweep: Sweep, study, out=None):
         self.sweep, self.study, self.out = sweep, study, out or sys.stdout
+        self.live = self.out.isatty()
+        self._lock = threading.RLock()
+        self._done = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._running: Callable[[], str] = lambda: ""
         self.names = [p.name for p in sweep.params]
         self.widths = [max(len(n), 10) for n in self.names]
         self.best: float | None = None
@@ -131,11 +141,54 @@ class Table:
         self.seen: set[int] = set()
 
     def _line(self, text: str) -> None:
-        try:
-            self.out.write(clean(text) + "\n")
-            self.out.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            pass
+        self._write(("\r\x1b[2K" if self.live else "") + clean(text) + "\n")
+
+    def _write(self, text: str) -> None:
+        with self._lock:
+            try:
+                self.out.write(text)
+                self.out.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                pass
+
+    # ---- on a terminal: one live line under the table, redrawn twice a second ----------
+    def started(self, trainer, trial) -> None:
+        """The trial now training in this process (workers = 1)."""
+        self._running = lambda: f"trial {trial.number} " + progress_line(
+            trainer.snapshot(), max(self._width() - 12, 20), bar=False)
+        self._tick()
+
+    def watching(self, study) -> None:
+        """Trials in worker processes: which are running."""
+        def line() -> str:
+            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            return (f"{len(running)} running: " + ", ".join(
+                f"#{t.number} " + " ".join(f"{k}={_fmt(v)}" for k, v in t.params.items())
+                for t in running)) if running else "starting trials…"
+        self._running = line
+        self._tick()
+
+    def _tick(self) -> None:
+        if not self.live or self._ticker is not None:
+            return
+
+        def loop():
+            while not self._done.wait(0.5):
+                try:
+                    text = clean(self._running())[: self._width() - 1]
+                except Exception:  # a snapshot mid-change: the next tick draws it
+                    continue
+                self._write("\r\x1b[2K" + text)
+
+        self._ticker = threading.Thread(target=loop, name="tbx-sweep-line", daemon=True)
+        self._ticker.start()
+
+    def close(self) -> None:
+        self._done.set()
+        if self._ticker is not None:
+            self._ticker.join()
+            self._ticker = None
+            self._write("\r\x1b[2K")
 
     def header(self) -> None:
         cols = "  ".join(n.ljust(w) for n, w in zip(self.names, self.widths))
@@ -162,6 +215,11 @@ class Table:
         why = f"  {t.user_attrs['message']}" if state in ("pruned", "failed", "diverged") \
             and t.user_attrs.get("message") else ""
         self._line(f"{t.number:>5}  {state:<9} {cols}  {value:>11}  {best:>11}{resumed}{why}")
+
+
+    @staticmethod
+    def _width() -> int:
+        return shutil.get_terminal_size((100, 24)).columns
 
 
 def _fmt(v) -> str:

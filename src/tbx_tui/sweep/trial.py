@@ -61,8 +61,9 @@ def suggest(trial, p: Param):
     return trial.suggest_float(p.name, p.low, p.high, log=p.log)
 
 
-def run(trial, study, sweep: Sweep, folder: Path, sinks=()):
-    """Train the trial; (state word, objective value or None, run folder, message)."""
+def run(trial, study, sweep: Sweep, folder: Path, started=lambda trainer, trial: None):
+    """Train the trial; (state word, objective value or None, run folder, message).
+    ``started(trainer, trial)``: for a live line of the trial's progress."""
     from ..engine import RunControl, RunState, TensorBoardSink, Trainer
     from ..engine.run.checkpoint import checkpoints
 
@@ -83,7 +84,8 @@ def run(trial, study, sweep: Sweep, folder: Path, sinks=()):
         trial.set_user_attr("resumed", True)
     control = RunControl()
     pruning = PruningSink(trial, sweep, control)
-    trainer = Trainer(config, [TensorBoardSink(), pruning, *sinks], control, resume=resume)
+    trainer = Trainer(config, [TensorBoardSink(), pruning], control, resume=resume)
+    started(trainer, trial)
     result = trainer.run()
     trial.set_user_attr("train_s", round(result.elapsed_s, 3))  # the trial's own training
     if result.run_dir is not None:  # absolute: the study outlives the working folder
