@@ -356,3 +356,24 @@ def test_on_a_terminal_a_live_line_follows_the_running_trial(tmp_path):
     assert "trials: 2 complete" in text
     rows = [ln.split("\x1b[2K")[-1] for ln in text.splitlines()]
     assert sum(1 for ln in rows if " finished " in ln) == 2  # the rows are whole lines
+
+
+def test_a_journal_torn_by_a_kill_mid_write_is_mended_not_fatal(tmp_path):
+    """Optuna skips a last record without its newline, then glues the next one to it: the
+    journal would be unreadable for good. The torn record is cut off before reopening."""
+    args = ("sweep", *FAST, "--lr", "1e-3,3e-3", "--epochs", "1", "--name", "torn")
+    assert cli(*args, cwd=tmp_path).returncode == 0
+    journal = tmp_path / "runs" / "torn" / "optuna.journal"
+    journal.write_bytes(journal.read_bytes()[:-25])  # the last trial's end, half written
+    for _ in range(2):  # the second reopen reads what the first appended
+        r = cli(*args, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    done = [t for t in study_of(journal.parent).trials if t.state is TrialState.COMPLETE]
+    assert sorted(t.params["lr"] for t in done) == [1e-3, 3e-3]
+    assert "1 killed and retried" in r.stdout
+    garbage = journal.read_bytes() + b"garbage\xff\n"
+    journal.write_bytes(garbage)  # damaged in the middle: one line, exit 2, nothing lost
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "optuna.journal: cannot be read" in r.stderr
+    assert journal.read_bytes() == garbage

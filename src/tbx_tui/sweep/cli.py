@@ -142,7 +142,12 @@ def _run(p: OneLineParser, args) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write(folder / FILE, sweep.to_toml())
     if not args.storage:  # the journal file, in the sweep folder
-        storage = studies.storage_for(folder, "")
+        try:
+            storage = studies.storage_for(folder, "")
+        except Exception as e:  # Optuna replays the journal: a damaged one stops it
+            raise SweepError(f"{folder / studies.JOURNAL}: cannot be read ({type(e).__name__}:"
+                             f" {str(e).splitlines()[0] if str(e) else ''}); the trials' run "
+                             "folders are intact, a new --name starts the sweep again") from None
     try:
         study = studies.open_study(name, sweep, storage)
     except SweepError:

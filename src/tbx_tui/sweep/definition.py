@@ -18,6 +18,7 @@ from .space import Choice, Param, Range, grid_size, is_grid, parse_param
 SAMPLERS = ("grid", "random", "tpe")
 PRUNERS = ("none", "median", "hyperband")
 DEFAULT_TRIALS = 20  # a sampled (not grid) sweep without --trials
+MAX_GRID = 10_000    # combinations queued at once; a larger grid needs --trials
 # Short names for the objective, and the direction each is best in; any logged tag works.
 ALIASES = {
     "loss": (("Loss/test", "Loss/val"), "min"),
@@ -80,6 +81,11 @@ class Sweep:
             ranged = [p.name for p in self.params if isinstance(p, Range)]
             raise SweepError(f"sampler: a grid takes lists only; {', '.join(ranged)} "
                              "is a range (use --sampler tpe or random, or a list)")
+        if self.kind == "grid" and not self.trials and \
+                grid_size(list(self.params)) > MAX_GRID:
+            raise SweepError(f"a grid of {grid_size(list(self.params)):,} combinations is "
+                             f"more than {MAX_GRID:,}: give --trials N (or a sampler: "
+                             "--sampler tpe), or fewer values")
         if self.sampler not in ("", *SAMPLERS):
             raise SweepError(f"sampler: one of {', '.join(SAMPLERS)} (got {self.sampler!r})")
         if self.pruner not in PRUNERS:

@@ -39,6 +39,7 @@ def storage_for(folder: Path, url: str):
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
 
+        mend(folder / JOURNAL)
         return JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
     if url.startswith("sqlite"):
         raise SweepError("storage: SQLite is not made for trials written at once from "
@@ -58,6 +59,32 @@ def storage_for(folder: Path, url: str):
     except Exception as e:  # unreachable, refused, no driver, bad password
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise SweepError(f"storage: cannot open {_safe(url)}: {first}") from None
+
+
+def mend(journal: Path) -> None:
+    """A record cut off by a kill mid-write (no newline at its end) is skipped by Optuna's
+    reader, but the next record appended is glued to it, and from then on every reader
+    fails on that line. The torn record was never acknowledged: it is cut off, under
+    Optuna's own write lock (a writer that died holding it is waited out, 30 s)."""
+    from optuna.storages.journal._file import JournalFileSymlinkLock, get_lock_file
+
+    if not journal.is_file() or journal.stat().st_size == 0:
+        return
+    with get_lock_file(JournalFileSymlinkLock(str(journal))), open(journal, "rb+") as f:
+        end = f.seek(0, os.SEEK_END)
+        f.seek(end - 1)
+        if f.read(1) == b"\n":
+            return
+        pos = end
+        while pos > 0:
+            start = max(0, pos - 65536)
+            f.seek(start)
+            cut = f.read(pos - start).rfind(b"\n")
+            if cut >= 0:
+                f.truncate(start + cut + 1)
+                return
+            pos = start
+        f.truncate(0)
 
 
 def _safe(url: str) -> str:
