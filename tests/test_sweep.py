@@ -227,6 +227,10 @@ def test_two_processes_share_one_study_through_postgresql_and_no_trial_runs_twic
     assert homes == {(tmp_path / "a" / "shared").resolve(), (tmp_path / "b" / "shared").resolve()}
     assert (tmp_path / "b" / "shared" / "sweep.toml").read_text() == \
         (tmp_path / "a" / "shared" / "sweep.toml").read_text()
+    # Resumed without its database, it would start a second study in a journal: refused.
+    r = cli("sweep", "--resume", str(tmp_path / "a" / "shared"), cwd=tmp_path)
+    assert r.returncode == 2 and "give the --storage it was started with" in r.stderr
+    assert not (tmp_path / "a" / "shared" / "optuna.journal").exists()
 
 
 # ---- the sweep view -----------------------------------------------------------------------

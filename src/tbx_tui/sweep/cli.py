@@ -121,6 +121,10 @@ def _run(p: OneLineParser, args) -> int:
         folder = Path(args.resume).expanduser()
         sweep = load(folder).with_budget(args.trials, args.timeout)
         name = folder.name
+        if not args.storage and not (folder / studies.JOURNAL).is_file():
+            # A new journal here would be a second study of the same sweep.
+            raise SweepError(f"resume: {folder} has no {studies.JOURNAL}: its study is in "
+                             "a database; give the --storage it was started with")
     elif args.join:
         if not args.storage:
             raise SweepError("join: give the --storage the sweep lives in")
