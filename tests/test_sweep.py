@@ -381,3 +381,28 @@ def test_a_journal_torn_by_a_kill_mid_write_is_mended_not_fatal(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert "optuna.journal: cannot be read" in r.stderr
     assert journal.read_bytes() == garbage
+
+
+async def test_a_hostile_sweep_file_reaches_the_view_as_text(small_sweep, tmp_path):
+    """sweep.toml is anyone's file: a swept value holding an escape sequence is shown as
+    text on the parallel-coordinates axis, never sent to the terminal."""
+    import shutil
+
+    from test_app import wait_for
+    from test_watch import app_for
+    from tbx_tui.tui.screens.sweep import SweepScreen
+
+    folder = tmp_path / "view"
+    shutil.copytree(small_sweep, folder)
+    toml = (folder / "sweep.toml").read_text()
+    (folder / "sweep.toml").write_text(toml.replace("[swept]\n", '[swept]\nlora_targets = '
+                                                    '["q\\u001b[2Jx", "k"]\n'))
+    async with app_for(folder).run_test(size=(120, 30)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, SweepScreen))
+        await pilot.pause(0.3)
+        view = pilot.app.screen
+        drawn = view.query_one("#sw-parallel").render()
+        assert "\x1b" not in drawn.plain and "q\\x1b[2Jx" in drawn.plain
+        assert "lora_targets" in drawn.plain

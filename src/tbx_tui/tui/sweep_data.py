@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..logs.watcher import run_status
+from ..safe_text import clean
 from ..sweep.definition import FILE, Sweep, SweepError, load
 from ..sweep.space import Choice
 
@@ -98,7 +99,9 @@ class SweepData:
         for p in self.sweep.params:
             values = [t.params.get(p.name) for t in self.trials if p.name in t.params]
             if isinstance(p, Choice) and not all(_number(v) for v in p.values):
-                out.append(Axis(p.name, False, [str(v) for v in p.values]))
+                # sweep.toml is anyone's file: its values reach the chart as display text,
+                # as the store's hparams (the trials' values) already are.
+                out.append(Axis(p.name, False, [clean(str(v)) for v in p.values]))
                 continue
             numbers = [float(v) for v in (list(p.values) if isinstance(p, Choice) else
                                           [p.low, p.high]) + values if _number(v)]
