@@ -173,7 +173,10 @@ async def failure_status(config: RunConfig, size=(140, 44)) -> str:
         await pilot.press("ctrl+s")
         screen = app.screen
         await wait_for(pilot, lambda: screen.session.error is not None)
-        await pilot.pause(0.3)
+        # The status line follows on the dashboard's next tick: waited for, not slept on
+        # (0.3 s was not always enough on a busy machine).
+        await wait_for(pilot, lambda: not str(screen.query_one("#status").render())
+                       .startswith(("loading", "starting")))
         assert app.is_running
         return str(screen.query_one("#status").render())
 
