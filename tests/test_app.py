@@ -175,8 +175,7 @@ async def failure_status(config: RunConfig, size=(140, 44)) -> str:
         await wait_for(pilot, lambda: screen.session.error is not None)
         # The status line follows on the dashboard's next tick: waited for, not slept on
         # (0.3 s was not always enough on a busy machine).
-        await wait_for(pilot, lambda: not str(screen.query_one("#status").render())
-                       .startswith(("loading", "starting")))
+        await wait_for(pilot, lambda: "failed" in str(screen.query_one("#status").render()))
         assert app.is_running
         return str(screen.query_one("#status").render())
 
