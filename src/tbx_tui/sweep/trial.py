@@ -11,6 +11,7 @@ import socket
 from pathlib import Path
 
 from ..config import build
+from ..engine.output.sinks import NullSink
 from .definition import Sweep, SweepError
 from .space import Choice, Param
 from .study import retried_from
@@ -20,21 +21,12 @@ class ObjectiveMissing(SweepError):
     pass
 
 
-class PruningSink:
+class PruningSink(NullSink):
     """A sink (engine/output/sinks.py) that hands each evaluation to the trial."""
 
     def __init__(self, trial, sweep: Sweep, control):
         self.trial, self.sweep, self.control = trial, sweep, control
         self.missing: list[str] | None = None  # what the first evaluation logged instead
-
-    def open(self, info) -> None:
-        pass
-
-    def scalars(self, step, values) -> None:
-        pass
-
-    def histograms(self, step, hists) -> None:
-        pass
 
     def epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
         from ..engine import RunState
@@ -48,9 +40,6 @@ class PruningSink:
         self.trial.report(value, step)
         if self.trial.should_prune():
             self.control.end_as(RunState.PRUNED, f"at step {step:,}, {tag} {value:.6g}")
-
-    def close(self, result) -> None:
-        pass
 
 
 def suggest(trial, p: Param):

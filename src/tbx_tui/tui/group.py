@@ -27,6 +27,7 @@ _END_LINES = ("finished:", "stopped:", "diverged", "failed", "tbx-tui: error:")
 
 
 class GroupSession:
+    ENDS = _ENDS  # exit code -> what the dashboard calls the end
     def __init__(self, config: RunConfig, resume: str | None = None):
         self.resume = resume
         logdir = Path(config.logdir).expanduser()
@@ -97,7 +98,7 @@ class GroupSession:
         if self.proc is None or self.proc.poll() is None:
             return None
         self._drop_settings_file()  # the run keeps its own copy (config.toml)
-        return _ENDS.get(self.proc.returncode, "failed")
+        return self.ENDS.get(self.proc.returncode, "failed")
 
     def last_line(self) -> str:
         """The output's last line: the run's end line, or its one-line error."""

@@ -16,8 +16,6 @@ from ..config import build
 from ..sweep.definition import Sweep
 from .group import GroupSession
 
-_SWEEP_ENDS = {0: "finished", 1: "failed", 2: "failed", 130: "stopped"}
-
 
 class SweepSession(GroupSession):
     def __init__(self, sweep: Sweep, logdir: str):
@@ -36,6 +34,7 @@ class SweepSession(GroupSession):
         self._toml: str | None = None
 
     label = "the sweep"
+    ENDS = {0: "finished", 1: "failed", 2: "failed", 130: "stopped"}  # tbx-tui sweep's codes
 
     def start(self) -> "SweepSession":
         fd, path = tempfile.mkstemp(prefix="tbx-tui-sweep-", suffix=".toml")
@@ -53,15 +52,6 @@ class SweepSession(GroupSession):
             return None
         self._drop_settings_file()
         return self.folder
-
-    @property
-    def ended(self) -> str | None:
-        if self.error:
-            return "failed"
-        if self.proc is None or self.proc.poll() is None:
-            return None
-        self._drop_settings_file()
-        return _SWEEP_ENDS.get(self.proc.returncode, "failed")
 
     def stop(self) -> None:
         """SIGINT, as Ctrl+C: the trial in progress is left to be retried from its newest
