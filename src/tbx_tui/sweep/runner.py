@@ -22,6 +22,7 @@ from ..safe_text import clean
 from . import study as studies
 from . import trial as trials
 from .definition import Sweep
+from .space import short
 
 
 class SweepStopped(Exception):
@@ -163,7 +164,7 @@ class Table:
         def line() -> str:
             running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
             return (f"{len(running)} running: " + ", ".join(
-                f"#{t.number} " + " ".join(f"{k}={_fmt(v)}" for k, v in t.params.items())
+                f"#{t.number} " + " ".join(f"{k}={short(v)}" for k, v in t.params.items())
                 for t in running)) if running else "starting trials…"
         self._running = line
         self._tick()
@@ -207,10 +208,10 @@ class Table:
                                            == "minimize" else t.value > self.best)
             if better:
                 self.best, self.best_trial = t.value, t.number
-        cols = "  ".join(_fmt(t.params.get(n, "")).ljust(w)
+        cols = "  ".join(short(t.params.get(n, "")).ljust(w)
                          for n, w in zip(self.names, self.widths))
-        value = "" if t.value is None else _fmt(t.value)
-        best = "" if self.best is None else f"{_fmt(self.best)} #{self.best_trial}"
+        value = "" if t.value is None else short(t.value)
+        best = "" if self.best is None else f"{short(self.best)} #{self.best_trial}"
         resumed = "  (resumed its run)" if t.user_attrs.get("resumed") else ""
         why = f"  {t.user_attrs['message']}" if state in ("pruned", "failed", "diverged") \
             and t.user_attrs.get("message") else ""
@@ -220,12 +221,6 @@ class Table:
     @staticmethod
     def _width() -> int:
         return shutil.get_terminal_size((100, 24)).columns
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
 
 
 def summary(study, sweep: Sweep, table: Table) -> list[str]:
@@ -244,13 +239,13 @@ def summary(study, sweep: Sweep, table: Table) -> list[str]:
     reverse = sweep.objective.direction == "maximize"
     ranked = sorted(done, key=lambda t: t.value, reverse=reverse)
     best = ranked[0]
-    lines.append(f"best: trial {best.number}  {sweep.objective.text()} = {_fmt(best.value)}  "
-                 + "  ".join(f"{k}={_fmt(v)}" for k, v in best.params.items())
+    lines.append(f"best: trial {best.number}  {sweep.objective.text()} = {short(best.value)}  "
+                 + "  ".join(f"{k}={short(v)}" for k, v in best.params.items())
                  + f"  ({best.user_attrs.get('run_dir', '')})")
     lines.append("ranked:")
     for i, t in enumerate(ranked[:10], 1):
-        lines.append(f"  {i:>2}. trial {t.number:<4} {_fmt(t.value):>11}  " +
-                     "  ".join(f"{k}={_fmt(v)}" for k, v in t.params.items()))
+        lines.append(f"  {i:>2}. trial {t.number:<4} {short(t.value):>11}  " +
+                     "  ".join(f"{k}={short(v)}" for k, v in t.params.items()))
     if len(ranked) > 10:
         lines.append(f"  … and {len(ranked) - 10} more")
     importances = _importances(study)

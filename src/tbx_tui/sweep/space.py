@@ -51,6 +51,11 @@ class Range:
 Param = Choice | Range
 
 
+def short(v: Any) -> str:
+    """A parameter or objective value in a table or a title: floats to 4 digits."""
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 def _show(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v).lower() if isinstance(v, bool) else str(v)
 

@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ...safe_text import clean
+from ...sweep.space import short
 from ..sweep_data import SweepData, SweepError, read
 from ..widgets.cached_plot import CachedPlot, fit_title
 
@@ -98,8 +99,8 @@ class SweepScreen(Screen):
         line = (f"sweep {d.folder.name}: {d.sweep.kind}, objective {d.sweep.objective.text()}"
                 f", pruner {d.sweep.pruner} · {counts}")
         if best is not None:
-            params = "  ".join(f"{k}={_fmt(v)}" for k, v in best.params.items())
-            line += f"\nbest: trial {best.number} = {_fmt(best.value)}  {params}"
+            params = "  ".join(f"{k}={short(v)}" for k, v in best.params.items())
+            line += f"\nbest: trial {best.number} = {short(best.value)}  {params}"
         return Text(clean(line, multiline=True))
 
     def _head(self, text: Text) -> None:
@@ -196,7 +197,3 @@ class SweepScreen(Screen):
         from .hparams import HParamsScreen
 
         self.app.push_screen(HParamsScreen(self.dashboard))
-
-
-def _fmt(v) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
