@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,6 +131,13 @@ def _numeric(name: str, numbers: list[float], log: bool) -> Axis:
     return Axis(name, log, None, min(numbers), max(numbers))
 
 
+@lru_cache(maxsize=8)
+def _definition(folder: Path, stamp: int | None) -> Sweep:
+    """sweep.toml parsed once per version of the file: the status line and the sweep view
+    read the sweep on every tick, on the UI thread."""
+    return load(folder)
+
+
 def sweep_folders(runs: dict) -> list[Path]:
     """The sweep folders the store's runs belong to (their parent holds sweep.toml)."""
     found = {Path(r.path).parent for r in runs.values()}
@@ -139,7 +147,11 @@ def sweep_folders(runs: dict) -> list[Path]:
 def read(folder: Path, runs: dict, now: float) -> SweepData:
     """The sweep in ``folder`` from its definition and its trials in ``runs`` (read under
     the store's lock). Raises SweepError when the definition cannot be read."""
-    sweep = load(folder)
+    try:
+        stamp = (folder / FILE).stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    sweep = _definition(folder, stamp)
     trials = []
     for name, run in runs.items():
         path = Path(run.path)
