@@ -136,6 +136,7 @@ def test_a_sweep_killed_mid_trial_resumes_the_cut_off_trial_from_its_checkpoint(
     (("--lr", "1e-4..1e-2", "--sampler", "grid"), "sampler: a grid takes lists only; lr "
                                                   "is a range"),
     (("--lr", "0.1,x"), "lr: 'x' is not a float"),
+    (("--lr", "0.1,0.2", "--amp", "yes"), "amp: 'yes' is not a bool"),
     (("--epochs", "2"), "sweep: nothing is swept"),
     (("--lr", "1e-3,1e-2", "--storage", "sqlite:///s.db"), "storage: SQLite is not made"),
     (("--lr", "1e-3,1e-2", "--storage", "postgresql://u:secret@127.0.0.1:1/db"),

@@ -19,7 +19,7 @@ from ..atomic import atomic_write
 from ..config import FIELDS, ConfigError
 from ..safe_text import clean
 from .definition import FILE, PRUNERS, SAMPLERS, Objective, Sweep, SweepError, load
-from .space import parse_param
+from .space import parse_param, value_of
 
 PROG = "tbx-tui sweep"
 # The sweep's own flags: where its folder goes, what it is called, trials at once. A run's
@@ -78,8 +78,6 @@ def _definition(p: OneLineParser, args) -> Sweep:
             raise SweepError(f"sweep: {args.sweep}: {e.strerror}") from None
     params = {q.name: q for q in (base.params if base else ())}
     fixed = dict(base.fixed) if base else {}
-    from ..config import coerce, field_type
-
     for name, text in values.items():
         param = parse_param(name, text)
         if param is not None:
@@ -87,11 +85,8 @@ def _definition(p: OneLineParser, args) -> Sweep:
             fixed.pop(name, None)
             continue
         params.pop(name, None)
-        kind = field_type(name)
-        try:
-            fixed[name] = coerce(name, text.lower() == "true" if kind is bool else kind(text))
-        except ValueError:
-            raise ConfigError(name, f"{text!r} is not a {kind.__name__}") from None
+        # One value, read as a list's values are: "yes" for a true/false is refused.
+        fixed[name] = value_of(name, text.strip(), text)
     objective = Objective.parse(args.objective) if args.objective else \
         (base.objective if base else Objective.parse("loss"))
     return Sweep(tuple(params.values()), fixed,

@@ -76,11 +76,12 @@ def parse_param(name: str, text: Any) -> Param | None:
             raise ConfigError(name, "cannot be swept: every trial shares it", text)
         return _range(name, body, how.strip(), text)
     if "," in text and name not in PATHS:
-        return _choice(name, [_value(name, part.strip(), text) for part in text.split(",")])
+        return _choice(name, [value_of(name, part.strip(), text) for part in text.split(",")])
     return None
 
 
-def _value(name: str, part: str, text: str) -> Any:
+def value_of(name: str, part: str, text: str) -> Any:
+    """One value of a setting from its text; ConfigError when it is not of its type."""
     kind = field_type(name)
     try:
         if kind is bool:
@@ -110,7 +111,7 @@ def _range(name: str, body: str, how: str, text: str) -> Param:
     if kind is bool:
         raise ConfigError(name, "true/false takes a list (true,false), not a range", text)
     lo_text, _, hi_text = body.partition("..")
-    low, high = (_value(name, part.strip(), text) for part in (lo_text, hi_text))
+    low, high = (value_of(name, part.strip(), text) for part in (lo_text, hi_text))
     if not low < high:
         raise ConfigError(name, "a range must go from low to high (low..high), and not be "
                           "empty", text)
