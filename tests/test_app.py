@@ -57,11 +57,10 @@ async def test_form_is_prefilled_and_rejects_bad_values(tmp_path):
         assert form.query_one("#f-lr").value == "0.02"
         assert form.query_one("#f-model").value == "mlp"
         form.query_one("#f-lr").value = "-1"
-        await pilot.pause()
-        assert "must be > 0" in str(form.query_one("#e-lr").render())
+        await wait_for(pilot, lambda: "must be > 0" in str(form.query_one("#e-lr").render()))
         assert str(form.query_one("#start").label) == "✗ 1 field to fix"
         form.query_one("#f-batch_size").value = "3.5"
-        await pilot.pause()
+        await wait_for(pilot, lambda: "batch_size" in form.errors)
         assert form.errors == {"lr": "must be > 0", "batch_size": "must be a whole number"}
         form.query_one("#start").focus()
         await pilot.press("enter")  # on the button: names and shows the first bad field
@@ -76,9 +75,34 @@ async def test_form_is_prefilled_and_rejects_bad_values(tmp_path):
         assert form.query_one("#f-lr").value == "-1"
         form.query_one("#f-lr").value = "0.05"
         form.query_one("#f-batch_size").value = "16"
+        await wait_for(pilot, lambda: not form.errors)
+        assert str(form.query_one("#start").label) == "Start training"
+        # Counted on a thread (torch builds the model): waited for, not assumed done.
+        await wait_for(pilot, lambda: "101,770 parameters" in str(form.query_one("#info").render()))
+
+
+async def test_the_form_at_80x24_shows_20_fields_and_the_focused_ones_help(tmp_path):
+    app = make_app("train", config=quick(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        assert not form.errors and str(form.query_one("#start").label) == "Start training"
-        assert "101,770 parameters" in str(form.query_one("#info").render())
+        form = app.screen
+        view = form.query_one("#form")
+        top, bottom = view.region.y, view.region.bottom
+        seen = [r for r in form.query(".row") if r.display and r.region.height
+                and top <= r.region.y and r.region.bottom <= bottom]
+        assert len(seen) >= 10, len(seen)
+        await pilot.press("tab")  # the first field: its help, and a mark a capture keeps
+        await wait_for(pilot, lambda: form.query_one("#e-model").display)
+        assert str(form.query_one("#row-model .label").content).startswith("▸ ")
+        assert not form.query_one("#e-data").display
+        form.query_one("#f-epochs").focus()
+        await wait_for(pilot, lambda: form.query_one("#e-epochs").display)
+        assert not form.query_one("#e-model").display
+        assert not str(form.query_one("#row-model .label").content).startswith("▸ ")
+        form.query_one("#f-lr").value = "-1"  # an error shows whatever has the focus
+        await wait_for(pilot, lambda: form.query_one("#e-lr").display)
+        await wait_for(pilot, lambda: "fields 1–" in str(form.query_one("#where").render()))
+        assert "of " in str(form.query_one("#where").render())
 
 
 async def test_start_train_to_the_end_and_start_another(tmp_path):
@@ -96,6 +120,9 @@ async def test_start_train_to_the_end_and_start_another(tmp_path):
         await pilot.pause(0.3)
         status = str(screen.query_one("#status").render())
         assert "finished" in status and "test loss" in status  # test metrics, not train
+        # The footer offers what applies now: no pause or stop, but resume and new run.
+        await wait_for(pilot, lambda: "R" in footer_keys(screen))
+        assert {"n", "R"} <= footer_keys(screen) and not {"p", "s"} & footer_keys(screen)
         await pilot.press("p")  # nothing to pause: said, not silent
         await pilot.pause()
         assert any("no run is training" in str(n.message) for n in app._notifications)
@@ -164,6 +191,10 @@ async def test_quit_during_a_run_asks_then_stops_within_two_seconds(tmp_path):
     assert run_status(w.store.runs[s.run_dir.name], time.time()) == "stopped"
 
 
+def footer_keys(screen) -> set[str]:
+    return {k for k, b in screen.active_bindings.items() if b.binding.show}
+
+
 async def failure_status(config: RunConfig, size=(140, 44)) -> str:
     """Start ``config`` in the app and return the status line once the run has failed,
     checking that the app itself is still up."""
@@ -193,6 +224,29 @@ def test_setup_snapshot(theme, size, snap_compare, monkeypatch, tmp_path):
     app = make_app("train", config=RunConfig(model="simple_cnn", data="digits", logdir="runs"),
                    theme=theme)
     assert snap_compare(app, terminal_size=size)
+
+
+def test_every_digit_typed_fast_into_the_80x24_form_arrives(tmp_path):
+    """A real terminal (a pty read through pyte): a field's value typed at full speed,
+    one key per write, while the form's probes (torch's import, the model's count) run."""
+    pyte = pytest.importorskip("pyte", reason="the [dev] extra's terminal emulator")
+    del pyte
+    sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
+    from pty_app import PtyApp
+
+    app = PtyApp(["--model", "simple_cnn", "--data", "digits", "--logdir", "runs"], 80, 24,
+                 str(tmp_path), env={"TBX_TUI_STATE": str(tmp_path / "state")})
+    try:
+        assert app.wait(lambda s: "Start training" in s, 60) is not None, app.text()
+        for _ in range(9):  # from the Start button to the epochs field
+            app.send("\t")
+        assert app.wait(lambda s: "▸ epochs" in s, 20) is not None, app.text()
+        app.send("\x7f\x7f")  # "10" gone
+        for digit in "123457":
+            app.send(digit)
+        assert app.wait(lambda s: "▸ epochs 123457" in s, 20) is not None, app.text()
+    finally:
+        app.close()
 
 
 def test_real_terminal_at_80x24_trains_fits_and_logs_for_tensorboard(tmp_path):
@@ -231,7 +285,8 @@ def test_real_terminal_at_80x24_trains_fits_and_logs_for_tensorboard(tmp_path):
         assert "Loss/test" in screen  # a second chart of the grid fits
         status, footer = lines[-2], lines[-1]
         assert status.split()[0] == "finished" and not status.rstrip().endswith("…"), status
-        assert footer.split() == ["p", "Pause", "s", "Stop", "n", "New", "space", "Show",
+        # The run has ended: the footer offers a new run and resume, not pause and stop.
+        assert footer.split() == ["n", "New", "R", "Resume", "space", "Show",
                                   "c", "Chart", "z", "Zoom", "b", "Side", "H", "HParams",
                                   "?", "Help", "q", "Quit"], footer
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)

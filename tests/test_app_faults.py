@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from textual_plotext import PlotextPlot
+from tbx_tui.tui.widgets.cached_plot import CachedPlot
 
 from conftest import accumulator, cli
 from test_app import failure_status, quick, start_training, wait_for
@@ -103,7 +103,8 @@ async def test_a_chart_that_cannot_draw_says_so_and_training_goes_on(tmp_path, m
         assert plot.error == "RuntimeError: plotext exploded"
         assert "could not be drawn" in str(plot.render())
 
-    await train_with_a_broken(tmp_path, monkeypatch, PlotextPlot, "render",
+    # the figure's build, which plotext does (through textual-plotext's settings)
+    await train_with_a_broken(tmp_path, monkeypatch, CachedPlot, "_build",
                               RuntimeError("plotext exploded"), check)
 
 

@@ -88,3 +88,22 @@ def test_image_guard_benchmark_runs(shared_data):
     out = run("bench_image_guard.py", "--data-dir", str(shared_data), "--images", "50",
               "--colour", "8", "--rounds", "1")
     assert "with guard" in out and "one tensor" in out
+
+
+def test_amp_benchmark_runs(shared_data):
+    out = run("bench_amp.py", "--data-dir", str(shared_data), "--families", "simple_cnn",
+              "--cnn-data", "digits", "--steps", "25", "--rounds", "1")
+    assert "simple_cnn: best fp32" in out and "--amp: " in out and "median" in out
+
+
+def test_key_latency_benchmark_runs():
+    pytest.importorskip("pyte", reason="the [dev] extra's terminal emulator")
+    out = run("bench_keys.py", "--size", "80x24", "--rounds", "1", "--no-load")
+    assert "all keys but escape:" in out and "never shown" not in out, out
+
+
+def test_ssh_bytes_benchmark_runs(shared_data):
+    pytest.importorskip("pyte", reason="the [dev] extra's terminal emulator")
+    out = run("bench_ssh_bytes.py", "--data-dir", str(shared_data), "--data", "digits",
+              "--log-every", "5", "--sizes", "80x24", "--warmup", "0.5", "--window", "2")
+    assert "80x24:" in out and "KB/s over 2 s" in out, out

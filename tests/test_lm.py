@@ -59,6 +59,7 @@ def test_a_tiny_gpt_learns_shakespeare_and_its_samples_reach_tensorboard(tmp_pat
               cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ROMEO:") and len(out.stdout) > 60
+    assert out.stdout.endswith("\n")  # the shell prompt starts on a line of its own
     bad = cli("sample", str(run), "--prompt", "ROMEO: ☃", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.startswith("tbx-tui sample: error: --prompt: ")
 

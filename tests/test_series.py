@@ -47,3 +47,18 @@ def test_a_chart_redrawn_from_its_tail_is_the_chart_drawn_from_scratch():
     draw(150_000, growing)
     draw(200_000, growing)
     assert draw(200_100, growing) == draw(200_100, _SmoothCache())
+
+
+def test_axis_ticks_are_round_evenly_spaced_and_the_limits_stay_put():
+    from tbx_tui.tui.widgets.ticks import axis, tick_count
+
+    lo, hi, ticks, labels = axis(0.03, 2.38, tick_count(5))  # the 5-row chart
+    assert labels == ["0", "1", "2"] and (lo, hi) == (0.0, 2.5)
+    steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:])}
+    assert len(steps) == 1  # evenly spaced
+    assert axis(0.1, 0.35, 3)[3] == ["0.1", "0.2", "0.3"]
+    assert axis(0.0, 1.0, 5)[3] == ["0", "0.25", "0.50", "0.75", "1.00"]
+    # a new last step or a new lowest loss inside the rounded limits moves nothing
+    assert axis(0, 1799, 8, 0.5)[:2] == axis(0, 1870, 8, 0.5)[:2] == (0.0, 1875.0)
+    assert axis(0.21, 2.38, 3)[:2] == axis(0.03, 2.38, 3)[:2]
+    assert axis(1.0, 1.0, 3) is None and axis(float("nan"), 1.0, 3) is None

@@ -148,3 +148,19 @@ def test_the_first_points_come_early_whatever_log_every_says(tmp_path):
     # From the run's start (its folder and event file open) to its first point: one step.
     # (torch's one-off ~4 s import of torch._dynamo happens before the folder exists.)
     assert stamps[1] - stamps[0] < 2.0
+
+
+def test_the_eta_rate_follows_the_training_time_not_the_last_interval():
+    from tbx_tui.progress import EtaRate
+
+    eta = EtaRate(tau=20.0)
+    eta.add(100.0, 0.1)            # a warm-up interval: slow and short
+    for _ in range(10):
+        eta.add(1000.0, 1.0)
+    assert 900 < eta.rate <= 1000  # the warm-up is outweighed within seconds
+    before = eta.rate
+    eta.add(300.0, 0.2)            # one short, slow interval (an evaluation's hiccup)
+    assert eta.rate > 0.95 * before  # the ETA moves by under 5%, not 3x
+    for _ in range(40):
+        eta.add(500.0, 1.0)        # a real slow-down shows within a couple of tau
+    assert 500 <= eta.rate < 600

@@ -110,6 +110,9 @@ async def test_dashboard_keys(tmp_path, monkeypatch):
         assert isinstance(app.screen, HelpScreen)
         help_text = str(app.screen.query_one("#help Static").render())
         assert "[[/b]" not in help_text and "less smoothing" in help_text
+        keys = [line.split()[0] for line in help_text.splitlines()[2:] if line.strip()]
+        assert len(keys) == len(set(keys)) and keys.count("tab") == 1, keys  # each key once
+        assert "Copy selected text" not in help_text and "Focus Next" not in help_text
         assert "next theme" in help_text and "tag tree" in help_text  # t, and how to get there
         assert "take the selected chart off" in help_text and "5× its own logging interval" in help_text
         await pilot.press("escape")

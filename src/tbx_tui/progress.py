@@ -3,6 +3,8 @@ No torch here: the app's UI thread imports it."""
 
 from __future__ import annotations
 
+import math
+
 from .reports import report_for
 
 
@@ -14,8 +16,35 @@ def duration(seconds: float | None) -> str:
     return f"{h}:{rem // 60:02d}:{rem % 60:02d}" if h else f"{rem // 60}:{rem % 60:02d}"
 
 
+class EtaRate:
+    """The rate an ETA divides by: units over seconds of training, both decayed over
+    ``tau`` seconds. The last interval's own rate made the ETA jump (0:20 → 0:47,
+    4:40 → 2:47) with every short or noisy interval; here each interval counts by its
+    length, so a short warm-up interval is soon outweighed and a slow-down shows within
+    ``tau``."""
+
+    def __init__(self, tau: float = 20.0):
+        self.tau, self.units, self.seconds = tau, 0.0, 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.units / self.seconds if self.seconds > 0 else 0.0
+
+    def add(self, rate: float, seconds: float) -> float:
+        if rate > 0 and seconds > 0:
+            keep = math.exp(-seconds / self.tau)
+            self.units = keep * self.units + rate * seconds
+            self.seconds = keep * self.seconds + seconds
+        return self.rate
+
+
 def _pct(v: float | None) -> str:
     return "  -  " if v is None else f"{100 * v:5.1f}%"
+
+
+def _lr(p) -> str:
+    head = getattr(p, "head_lr", None)
+    return f"lr {p.lr:.2e}" + ("" if head is None else f" head {head:.2e}")
 
 
 def progress_line(p, width: int = 0, bar: bool = True) -> str:
@@ -24,7 +53,7 @@ def progress_line(p, width: int = 0, bar: bool = True) -> str:
     loss = "-" if p.loss is None else f"{p.loss:.4f}"
     parts = [  # (priority, text); lower priority numbers survive a narrow terminal
         (0, f"epoch {p.epoch}/{p.epochs}"), (0, f"step {p.step}/{p.total_steps}"),
-        (1, f"loss {loss}"), (3, f"acc {_pct(p.accuracy).strip()}"), (5, f"lr {p.lr:.2e}"),
+        (1, f"loss {loss}"), (3, f"acc {_pct(p.accuracy).strip()}"), (5, _lr(p)),
         (4, f"{p.samples_per_s:,.0f} {p.unit}/s"), (2, f"ETA {duration(p.eta_s)}"),
     ]
     if p.loss is not None and p.accuracy is None:  # logged, and the task has none (regression)

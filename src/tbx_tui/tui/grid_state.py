@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
+import threading
+from dataclasses import asdict, dataclass, replace
 
 from ..atomic import atomic_write
 from ..safe_text import clean
@@ -173,3 +174,42 @@ def save_view(key: str, charts: list[ChartSpec] | None, **settings) -> None:
                  **settings}
     os.makedirs(os.path.dirname(path), exist_ok=True)
     atomic_write(path, json.dumps(data, indent=1, sort_keys=True))
+
+
+class ViewSaver:
+    """save_view off the UI thread: the state file is written whole and fsynced, which
+    took tens of ms (once 100+) on a key like ``x``. The newest view wins; ``flush``
+    waits for the last one (the app's exit)."""
+
+    def __init__(self, failed):
+        self._failed = failed            # called with the OSError, on the saver's thread
+        self._lock = threading.Lock()
+        self._pending = None
+        self._thread: threading.Thread | None = None
+
+    def save(self, key: str, charts: list[ChartSpec] | None, **settings) -> None:
+        snapshot = (key, None if charts is None else [replace(c) for c in charts], settings)
+        with self._lock:
+            self._pending = snapshot
+            if self._thread is None:  # else the running one takes it
+                self._thread = threading.Thread(target=self._run, name="tbx-view-saver",
+                                                daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                item, self._pending = self._pending, None
+                if item is None:
+                    self._thread = None
+                    return
+            key, charts, settings = item
+            try:
+                save_view(key, charts, **settings)
+            except OSError as e:
+                self._failed(e)
+
+    def flush(self, timeout: float = 5.0) -> None:
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)

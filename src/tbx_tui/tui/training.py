@@ -25,12 +25,19 @@ class TrainingSession:
         self.result = None
         self.error: str | None = None
         self._ready = threading.Event()
+        self._abort_asked = self._stop_asked = False
         self.thread = threading.Thread(target=self._run, name="tbx-trainer", daemon=True)
 
     def start(self) -> "TrainingSession":
+        """Returns at once: torch's import (seconds, up to 30 s on a cold disk) happens on
+        the thread, and until it is done ``control`` is None (the screen says "starting").
+        A quit asked for meanwhile is kept and handed to the control once it exists."""
         self.thread.start()
-        self._ready.wait(30)  # the control object exists once the engine is imported
         return self
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
 
     @property
     def running(self) -> bool:
@@ -44,7 +51,12 @@ class TrainingSession:
         try:
             from ..engine import RunControl, TensorBoardSink, Trainer
 
-            self.control = RunControl()
+            control = RunControl()
+            self.control = control
+            if self._abort_asked:  # quit while torch was still importing
+                control.abort()
+            elif self._stop_asked:  # s while torch was still importing
+                control.stop()
             self.trainer = Trainer(self.config, [TensorBoardSink()], self.control,
                                    resume=self.resume)
             self._ready.set()
@@ -70,8 +82,16 @@ class TrainingSession:
         finally:
             self._ready.set()
 
+    def stop(self) -> None:
+        """Stop as the loop does at a step's end; asked before the control exists (torch
+        still importing), it is handed over when it does."""
+        self._stop_asked = True
+        if self.control is not None:
+            self.control.stop()
+
     def quit(self, timeout: float = 2.0) -> bool:
         """Abort (no evaluation), wait for the event file to close. True if it did."""
+        self._abort_asked = True
         if self.control is not None:
             self.control.abort()
         deadline = time.monotonic() + timeout

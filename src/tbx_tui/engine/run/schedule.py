@@ -31,3 +31,9 @@ def log_due(step: int, log_every: int, total: int) -> bool:
     (by step, not by clock), so a resumed run logs the same steps."""
     return step % log_every == 0 or step == total or (step < log_every and
                                                       step & (step - 1) == 0)
+
+
+def hist_due(step: int, hist_every: int, total: int) -> bool:
+    """Histograms every ``hist_every`` steps, and at the first and the last step: a run
+    shorter than the interval still shows where its weights started and ended. 0: never."""
+    return bool(hist_every) and (step % hist_every == 0 or step == 1 or step == total)

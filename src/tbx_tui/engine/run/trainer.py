@@ -17,6 +17,7 @@ import torch
 
 from ...atomic import atomic_write, describe_os_error
 from ...config import RunConfig, to_toml
+from ...progress import EtaRate
 from ..output.sinks import RunInfo, RunResult, Sink
 from ..runtime import distributed
 from ..runtime.control import Progress, RunControl, RunState
@@ -25,11 +26,12 @@ from ..tasks import load_data, task_for
 from ..vision.augment import make_augment
 from ..vision.models import count_parameters
 from . import building
+from .amp_choice import amp_pays
 from .checkpoint import Loop, RunLock
 from .lifecycle import Lifecycle, skipped_text
 from .resuming import Resuming
 from .run_folder import LogdirUnusable, SpaceReserve, check_logdir, create_run_folder
-from .schedule import log_due, lr_factor
+from .schedule import hist_due, log_due, lr_factor
 
 
 class RunInterrupted(RuntimeError):
@@ -67,6 +69,7 @@ class Trainer(Resuming, Lifecycle):
         self._step = 0
         self._total_steps = 0
         self._rate = 0.0
+        self._eta_rate = EtaRate()
         self._loss: float | None = None
         self._acc: float | None = None
         self._lr = config.lr
@@ -76,6 +79,7 @@ class Trainer(Resuming, Lifecycle):
         self.task = None         # the run's task (engine/tasks/), once its data is loaded
         self._unit, self._per_sample = "samples", 1  # a language model counts tokens
         self._flops_per_unit = 0.0  # per unit over the GPU's peak: MFU, when known
+        self._head_lr = None     # --head-lr's rate as scheduled, for the progress line
 
     # ---- reading from other threads -------------------------------------------------
     def snapshot(self) -> Progress:
@@ -88,10 +92,11 @@ class Trainer(Resuming, Lifecycle):
         if not rate and self._step and elapsed > 0:  # before the first log: the average so far
             rate = self._step * per_step / elapsed
         remaining = self._total_steps - self._step
-        eta = remaining * per_step / rate if rate > 0 else None
+        steady = self._eta_rate.rate or rate  # smoothed: the ETA does not jump
+        eta = remaining * per_step / steady if steady > 0 else None
         return Progress(state, self._epoch, self.config.epochs, self._step, self._total_steps,
                         rate, eta, self._loss, self._acc, self._lr, self._device, elapsed,
-                        self._message, self._unit)
+                        self._message, self._unit, self._head_lr)
 
     def _elapsed(self) -> float:
         return time.perf_counter() - self._started - self._paused_s
@@ -155,6 +160,12 @@ class Trainer(Resuming, Lifecycle):
                                  "was created")
 
         use_amp = cfg.amp and amp_supported(device)
+        if use_amp:  # timed on this device and model: --amp is never slower than fp32
+            use_amp, note = amp_pays(distributed.bare_model(model), task, data,
+                                     cfg.batch_size, device)
+            if self.world.active:  # every rank trains the same way as the first
+                use_amp, note = distributed.broadcast((use_amp, note))
+            notes.append(note)
         start_step = 0
         if resume is None:
             if self.world.main:
@@ -176,6 +187,12 @@ class Trainer(Resuming, Lifecycle):
             loop = state["loop"]
             notes.append(f"resuming from {path.relative_to(self.run_dir)}: step "
                          f"{start_step:,}, epoch {loop['epoch'] + 1}, batch {loop['batch']:,}")
+            # TensorBoard's reader prints a warning for the points the interrupted session
+            # logged past the checkpoint; it is its documented purge, expected here.
+            notes.append(f"points the interrupted session logged from step {start_step:,} on "
+                         "are replaced: "
+                         "TensorBoard's \"Detected out of order event.step … Removing N "
+                         "scalars\" is expected")
         info = RunInfo(self.run_dir, cfg, self._device, use_amp, count_parameters(model),
                        data.n_train, data.n_test, spe, total,
                        tuple(notes + init.lines()), start_step, task.report)
@@ -258,6 +275,8 @@ class Trainer(Resuming, Lifecycle):
                     lr = self._lr = want
                     for group in optimizer.param_groups:  # the head may have its own
                         group["lr"] = lr * group["lr_scale"]
+                        if group["lr_scale"] != 1.0:
+                            self._head_lr = group["lr"]
 
                 x = task.inputs(x)
                 if augment is not None:
@@ -280,6 +299,7 @@ class Trainer(Resuming, Lifecycle):
                     mean_loss = loss_sum / seen
                     now = time.perf_counter()
                     self._rate = seen / max(now - t_interval, 1e-9)
+                    self._eta_rate.add(self._rate, now - t_interval)
                     self._loss, self._acc = mean_loss, task.accuracy(correct, seen)
                     if not math.isfinite(mean_loss):  # what was logged before stays readable
                         return self._result(RunState.DIVERGED, {}, (
@@ -294,7 +314,7 @@ class Trainer(Resuming, Lifecycle):
                     loop.correct.zero_()
                     loop.seen, t_interval = 0, time.perf_counter()
                     self._report_skipped(data, gstep)
-                if cfg.hist_every and step % cfg.hist_every == 0:
+                if hist_due(step, cfg.hist_every, total):
                     self._emit("histograms", gstep, self._histograms(model))
                 if ckpt_due:
                     t0 = time.perf_counter()

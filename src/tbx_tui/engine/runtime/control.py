@@ -29,6 +29,7 @@ class Progress:
     elapsed_s: float = 0.0  # training time, pauses excluded
     message: str = ""
     unit: str = "samples"   # what samples_per_s counts: samples, or a language model's tokens
+    head_lr: float | None = None  # --head-lr: the head's own rate, beside the body's
 
 
 class RunControl:

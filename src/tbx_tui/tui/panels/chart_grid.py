@@ -5,6 +5,8 @@ state, its last drawing) survive a rearrangement."""
 
 from __future__ import annotations
 
+import time
+
 from textual.containers import Container
 from textual.events import Click
 from textual.markup import escape
@@ -23,6 +25,12 @@ class _Cell:
         super().__init__(classes="chart plot")
         self.spec = spec
         self._sig = None
+
+    def set_title(self, title: str) -> None:
+        """Textual repaints the whole cell on any title assignment, even an equal one."""
+        if title != getattr(self, "_title", None):
+            self._title = title
+            self.border_title = title
 
     def on_click(self, event: Click) -> None:
         self.screen.query_one(ChartGrid).select_spec(self.spec)
@@ -46,8 +54,8 @@ class CurveChart(_Cell, CurvePlot):
                                      s.walls if ctx.by_time else s.steps, s.values, x0),
                            s.generation))
         # A border title is markup: the tag (anyone's text) is escaped into it.
-        self.border_title = (f"{escape(spec.tag)} · smoothing {ctx.smoothing:.2f} · "
-                             f"{'log' if spec.log_y else 'linear'} y")
+        self.set_title(f"{escape(spec.tag)} · smoothing {ctx.smoothing:.2f} · "
+                       f"{'log' if spec.log_y else 'linear'} y")
         self.draw(spec.tag, curves, ctx.smoothing, ctx.by_time, spec.log_y, titled=False)
         return True
 
@@ -69,8 +77,8 @@ class HistogramChart(_Cell, HistogramPlot):
         points = list(run.histograms.get(spec.tag, [])) if run else []
         label = ctx.labels.get(name, name) if name else None
         step = f" step {points[-1].step}" if points and spec.mode == "latest" else ""
-        self.border_title = f"{escape(spec.tag)} · {escape(label)} · {spec.mode}{step}" \
-            if label else escape(spec.tag)
+        self.set_title(f"{escape(spec.tag)} · {escape(label)} · {spec.mode}{step}"
+                       if label else escape(spec.tag))
         self.draw(label, spec.tag, points, spec.mode, ctx.colours.get(name, 0), titled=False)
         return True
 
@@ -85,6 +93,7 @@ class ChartGrid(Panel, Container):
         self.zoomed = False
         self._cells: dict[str, CurveChart | HistogramChart] = {}
         self._arranged: tuple = ()
+        self.behind = False  # the last sync left charts to draw (BUDGET)
 
     @property
     def current(self) -> ChartSpec | None:
@@ -159,9 +168,19 @@ class ChartGrid(Panel, Container):
         if cells:
             self.mount(*cells)
 
+    # A grid's charts are built one after another on the UI thread (~10-60 ms each at
+    # 200x60, more beside a training thread): past this much, the rest wait for the next
+    # turn of the event loop, so a key pressed meanwhile is handled in between.
+    BUDGET = 0.03
+
     def sync_panel(self, ctx: PanelContext) -> bool:
-        drew = False
-        for cell in self.children:
-            if isinstance(cell, (CurveChart, HistogramChart)):
-                drew |= cell.update_chart(ctx)
+        drew, self.behind = False, False
+        t0 = time.perf_counter()
+        cells = [c for c in self.children if isinstance(c, (CurveChart, HistogramChart))]
+        cells.sort(key=lambda c: not c.has_class("-selected"))  # the one keys act on first
+        for cell in cells:
+            if drew and time.perf_counter() - t0 > self.BUDGET:
+                self.behind = True  # the rest are drawn in the next call (their sigs)
+                break
+            drew |= cell.update_chart(ctx)
         return drew

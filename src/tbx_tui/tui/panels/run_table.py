@@ -7,7 +7,9 @@ off the charts; the highlighted run is the one histograms and export use."""
 from __future__ import annotations
 
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from ...reports import table_columns
 from ...logs.labels import differing_keys, fmt_value, SHORT
@@ -22,6 +24,20 @@ FIXED = (("on", ""), ("run", "run"), ("status", "status"), ("step", "step"),
          ("updated", "updated"))
 # Room for the widest value a column takes, not its first one ("finish", "1m ag").
 MIN_WIDTH = {"status": 10, "updated": 8, "step": 6}
+
+
+# The fixed columns beside the name (on, status, step, updated) and each column's padding.
+OTHERS = 1 + MIN_WIDTH["status"] + MIN_WIDTH["step"] + MIN_WIDTH["updated"] + 2 * 5
+
+
+def middle_cut(name: str, room: int) -> str:
+    """``name`` in ``room`` columns: its head, an ellipsis, and its longer tail. Run names
+    made by one recipe share a head and differ at the end (the time, a trial's number):
+    cutting the end made them all look the same."""
+    if len(name) <= room:
+        return name
+    head = max(room // 3, 1)
+    return name[:head] + "…" + name[len(name) - (room - head - 1):]
 
 
 class RunTable(Panel, DataTable):
@@ -49,12 +65,20 @@ class RunTable(Panel, DataTable):
         existing = {str(k.value) for k in self.rows}
         for name in existing - set(runs):
             self.remove_row(name)
+        room = self.name_room()
+        if room != getattr(self, "_room", None):  # resized: every name again
+            if self.row_count:
+                self._restore = self.current
+            self._room, existing = room, set()
+            self.clear()
         for name in sorted(runs):
-            cells = self._cells(name, ctx, keys, metrics)
+            cells = self._cells(name, ctx, keys, metrics, room)
             if name in existing:
                 for key, value in cells.items():
                     if self.get_cell(name, key) != value:
-                        self.update_cell(name, key, value, update_width=True)
+                        # Growing the column repaints the whole table; a value that fits
+                        # repaints its cell only (the ages tick every second).
+                        self._set_cell(name, key, value)
             else:
                 self.add_row(*cells.values(), key=name)
         restore = getattr(self, "_restore", None)
@@ -63,12 +87,34 @@ class RunTable(Panel, DataTable):
             self._restore = None
         return True
 
+    def _set_cell(self, row: str, key: str, value) -> None:
+        """DataTable.update_cell repaints the whole table, even for one cell: the ages
+        that tick every second sent the table's every row over SSH each second. A value
+        that fits its column repaints its cell only; a wider one grows the column."""
+        if len(str(value)) > self.columns[key].content_width:
+            self.update_cell(row, key, value, update_width=True)
+            return
+        self._data[RowKey(row)][ColumnKey(key)] = value  # as update_cell stores it
+        self._update_count += 1  # its row caches are keyed on this
+        self.refresh_coordinate(Coordinate(self.get_row_index(row), self.get_column_index(key)))
+
+    def name_room(self) -> int:
+        """Columns for a run's name: with status, step and updated beside it where the
+        table is wide enough for a name of 16 or more, else the table less the dot."""
+        avail = self.size.width - 2  # the focus bar and the vertical scrollbar
+        beside = avail - OTHERS
+        return max(beside if beside >= 16 else avail - 4, 10)
+
+    def on_resize(self) -> None:
+        if self.name_room() != getattr(self, "_room", None):
+            self.screen._seen_version = None  # the dashboard's next tick syncs the table
+
     @staticmethod
-    def _cells(name: str, ctx: PanelContext, keys, metrics) -> dict:
+    def _cells(name: str, ctx: PanelContext, keys, metrics, room: int = 64) -> dict:
         run = ctx.runs[name]
         cells = {
             "on": "●" if name in ctx.shown else "○",
-            "run": Text(name),  # a folder name is not markup
+            "run": Text(middle_cut(name, room)),  # a folder name is not markup
             "status": run_status(run, ctx.now),
             "step": "-" if run.last_step is None else str(run.last_step),
             "updated": ago(ctx.now - run.mtime) if run.mtime else "-",

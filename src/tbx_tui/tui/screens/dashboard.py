@@ -25,7 +25,7 @@ from ...atomic import atomic_file, describe_os_error
 from ...logs.labels import run_labels
 from ...logs.series import DEFAULT_SMOOTHING
 from ...logs.store import MetricStore
-from ..grid_state import ChartSpec, default_specs, load_view, save_view
+from ..grid_state import ChartSpec, ViewSaver, default_specs, load_view
 from ..panels import PanelContext
 from ..panels.chart_grid import ChartGrid
 from ..panels.run_table import RunTable
@@ -35,7 +35,7 @@ from ..widgets.curve_plot import legend_markup
 from ..widgets.histogram_plot import MODES
 from ..widgets.status_line import fit_parts
 from ..widgets.tag_tree import TagTree
-from .help import HelpScreen
+from .help import HelpScreen, help_keys
 
 # New data redraws the charts at most once per (cost of the last redraw / UI_BUDGET of
 # one core; 10% for `watch`, 3% beside a run training in the same process):
@@ -99,11 +99,13 @@ class DashboardScreen(Screen):
         self._tags: tuple[set, set] = (set(), set())
         self._seen_version = -1
         self._status_text = ""
+        self._legend_text: str | None = None
         self._force = True  # the user asked for a view, or the size changed: draw now
         self._next_plot = 0.0      # monotonic time before which new data does not redraw
         self._measuring = None     # (monotonic, UI thread CPU) when the last redraw began
         self._pace = 0.0           # seconds between redraws that the budget allows
         self._saved_ok = True
+        self._saver = ViewSaver(self._save_failed)
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -117,6 +119,9 @@ class DashboardScreen(Screen):
                 yield SamplesPanel(id="samples")
         yield Static(id="status")
         yield Footer(compact=True, show_command_palette=False)  # ctrl+p: in the help
+
+    def on_unmount(self) -> None:
+        self._saver.flush()  # the last view reaches the file before the app ends
 
     def on_mount(self) -> None:
         self._restore_view()
@@ -142,17 +147,21 @@ class DashboardScreen(Screen):
     def save_view(self) -> None:
         if not self.layout_key:
             return
-        try:
-            save_view(self.layout_key, self.grid.specs if self.user_charts else None,
-                      smoothing=self.smoothing, by_time=self.by_time,
-                      side=bool(self.query_one("#side").display), zoomed=self.grid.zoomed,
-                      selected=self.grid.selected)
-            self._saved_ok = True
-        except OSError as e:
-            if self._saved_ok:  # once, not at every key
-                self.notify(f"the chart layout is not kept: {describe_os_error(e)}",
-                            severity="warning")
+        self._saver.save(self.layout_key, self.grid.specs if self.user_charts else None,
+                         smoothing=self.smoothing, by_time=self.by_time,
+                         side=bool(self.query_one("#side").display), zoomed=self.grid.zoomed,
+                         selected=self.grid.selected)
+
+    def _save_failed(self, e: OSError) -> None:
+        """On the saver's thread."""
+        if self._saved_ok:  # once, not at every key
             self._saved_ok = False
+            try:
+                self.app.call_from_thread(
+                    self.notify, f"the chart layout is not kept: {describe_os_error(e)}",
+                    severity="warning")
+            except RuntimeError:  # the app has ended meanwhile
+                pass
 
     @property
     def grid(self) -> ChartGrid:
@@ -224,6 +233,9 @@ class DashboardScreen(Screen):
                 if self.grid.update_panel(ctx):
                     self._measuring = (now_m, cpu)
                     self._next_plot = now_m + MAX_INTERVAL  # until measured
+                if self.grid.behind:  # the rest of the grid after a frame and any key
+                    self._force = True
+                    self.call_after_refresh(self.refresh_view)
         self._status(now)
 
     def _sync_lists(self) -> None:
@@ -259,7 +271,9 @@ class DashboardScreen(Screen):
         text = legend_markup(entries)
         if len(entries) < len(names):  # never cut silently: the rest are in the run table
             text += f"   [b]+{len(names) - len(entries)} more[/]"
-        self.query_one("#legend", Static).update(text or " ", layout=False)
+        if text != self._legend_text:  # an equal update still repaints the line
+            self._legend_text = text
+            self.query_one("#legend", Static).update(text or " ", layout=False)
         return True
 
     def redraw_now(self) -> None:
@@ -439,9 +453,8 @@ class DashboardScreen(Screen):
                  "Keys act on the selected chart (bright top border). A run is live while "
                  "it writes within 5× its own logging interval (at least 30 s), then "
                  "stale; finished, stopped, failed and diverged are what the run wrote.")
-        # The screen's keys, then the app's (t: theme), each once, footer or not.
-        keys = {b.key: b for b in [*self.BINDINGS, *self.app.BINDINGS]}
-        self.app.push_screen(HelpScreen(list(keys.values()), about))
+        self.app.push_screen(HelpScreen(help_keys([*self.BINDINGS, *self.app.BINDINGS]),
+                                        about))
 
     def action_export(self) -> None:
         name = self.query_one(RunTable).current

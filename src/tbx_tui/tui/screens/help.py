@@ -30,6 +30,21 @@ class HelpScreen(ModalScreen[None]):
             yield Static(text)
 
 
+# Textual's own keys: focus moves (the help's own "tab" line says what they do here) and
+# the copy of selected text, which this screen has none of.
+TEXTUAL_OWN = {"app.focus_next", "app.focus_previous", "screen.copy_text"}
+
+
+def help_keys(bindings: list[Binding]) -> list[Binding]:
+    """The screen's keys, then the app's (t: theme): each key once (its first binding:
+    later ones answer when the first does not apply), footer or not."""
+    keys: dict[str, Binding] = {}
+    for b in bindings:
+        if b.action not in TEXTUAL_OWN:
+            keys.setdefault(b.key, b)
+    return list(keys.values())
+
+
 def _key(key: str) -> str:
     """A key, right-aligned in 12 columns, as markup. A lone "[" is escaped by hand: markup
     escaping leaves it as it is, and it then reaches the screen as "[[/b]"."""

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from ...logs.labels import SHORT, differing_keys, fmt_value
+from ..widgets.ordered_input import OrderedInput
 from ...logs.watcher import run_status
 
 _OPS = {">=": operator.ge, "<=": operator.le, "!=": operator.ne, "=": operator.eq,
@@ -27,13 +28,15 @@ class FilterError(ValueError):
     pass
 
 
-def columns_of(runs) -> tuple[list[str], list[str]]:
-    """(hyperparameter keys, the differing ones first; scalar tags with a final value)."""
+def columns_of(runs) -> tuple[list[str], list[str], list[str]]:
+    """(the hyperparameters that differ between runs, those that do not, the scalar tags
+    with a final value). Shown in the order differing, metrics, same: at 80 columns what
+    tells runs apart and how they did come before what every run shares."""
     hp = {n: r.hparams for n, r in runs.items()}
     differ = differing_keys(hp)
-    keys = differ + sorted({k for h in hp.values() for k in h} - set(differ))
+    same = sorted({k for h in hp.values() for k in h} - set(differ))
     tags = sorted({t for r in runs.values() for t, s in r.scalars.items() if len(s)})
-    return keys, tags
+    return differ, same, tags
 
 
 def row_values(name: str, run, keys: list[str], tags: list[str], now: float) -> dict:
@@ -112,7 +115,7 @@ class HParamsScreen(Screen):
         self.rows: dict[str, dict] = {}
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter: words, or column=value, lr<0.01, "
+        yield OrderedInput(placeholder="filter: words, or column=value, lr<0.01, "
                     "\"Accuracy/test>=0.9\" status=finished (Enter: table)", id="hp-filter")
         yield DataTable(id="hp-table", cursor_type="cell", zebra_stripes=True)
         yield Static(id="hp-diff")
@@ -140,7 +143,8 @@ class HParamsScreen(Screen):
         self._version = d.store.version
         with d.store.lock:
             runs = dict(d.visible_runs())
-            keys, tags = columns_of(runs)
+            differ, same, tags = columns_of(runs)
+            keys = differ + same
             now = d.clock()
             self.rows = {n: row_values(n, r, keys, tags, now) for n, r in runs.items()}
         self.names = {"run": "run", "status": "status"}
@@ -158,8 +162,9 @@ class HParamsScreen(Screen):
         table.clear(columns=True)
         table.add_column("", key="on")
         for key, label in [("run", "run"), ("status", "status"),
-                           *((f"hp:{k}", SHORT.get(k, k)) for k in keys),
-                           *((f"m:{t}", t) for t in tags)]:
+                           *((f"hp:{k}", SHORT.get(k, k)) for k in differ),
+                           *((f"m:{t}", t) for t in tags),
+                           *((f"hp:{k}", SHORT.get(k, k)) for k in same)]:
             arrow = (" ▼" if self.reverse else " ▲") if key == self.sort_column else ""
             table.add_column(Text(label + arrow), key=key)  # Text: a str would be markup
         names = [n for n in sorted(self.rows) if keep(self.rows[n])]

@@ -25,6 +25,7 @@ from ...sweep.definition import Sweep, SweepError
 from ...sweep.space import NOT_SWEPT, Choice, Range, parse_param
 from ...refs import (BUILTIN_DATA, BUILTIN_MODELS, LM_MODELS, TEXT_DATA, is_hf_model,
                      is_lm_model)
+from ..widgets.ordered_input import OrderedInput
 from .lm_facts import hf_facts, import_engine, text_facts
 
 MODEL_NAMES = (*BUILTIN_MODELS, *LM_MODELS, "hf:")  # the model field's completions
@@ -121,9 +122,11 @@ class SetupScreen(Screen[RunConfig | None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="setup"):
-            with VerticalScroll(id="form", can_focus=False):  # tab goes to the fields
-                for name, f in FIELDS.items():
-                    yield self._row(name, f)
+            with Vertical(id="form-side"):
+                with VerticalScroll(id="form", can_focus=False):  # tab goes to the fields
+                    for name, f in FIELDS.items():
+                        yield self._row(name, f)
+                yield Static(id="where")
             with Vertical(id="about"):
                 yield Static(id="info")
                 yield Button("Start training", id="start", variant="primary")
@@ -147,7 +150,7 @@ class SetupScreen(Screen[RunConfig | None]):
             suggester = SuggestFromList(MODEL_NAMES) if name == "model" else \
                 SuggestFromList([*BUILTIN_DATA, "folder:", "npz:", *TEXT_DATA, "text:"]) \
                 if name == "data" else None
-            widget = Input(value=str(value), id=f"f-{name}", suggester=suggester,
+            widget = OrderedInput(value=str(value), id=f"f-{name}", suggester=suggester,
                            placeholder=f.metadata["help"], compact=True)
         label = Label(_LABELS.get(name, name.replace("_", " ")), classes="label")
         note = Static(f.metadata["help"], id=f"e-{name}", classes="note")
@@ -173,6 +176,34 @@ class SetupScreen(Screen[RunConfig | None]):
         torchvision_names(lambda names: self.app.call_from_thread(self._tv_names, names))
         self._refresh_info()
         self.query_one("#start", Button).focus()  # Enter starts; tab walks the fields
+        self.watch(self.query_one("#form"), "scroll_y", lambda *_: self._where(), init=False)
+        self.call_after_refresh(self._where)
+
+    # ---- where the user is: a marker a plain capture keeps, and the form's position ----
+    MARK = "▸ "
+
+    def on_descendant_focus(self, event) -> None:
+        row = next((w for w in event.widget.ancestors_with_self
+                    if isinstance(w, Horizontal) and w.has_class("row")), None)
+        for each in self.query(".row").results(Horizontal):
+            label = each.query_one(".label", Label)
+            text = str(label.content)
+            marked = text.startswith(self.MARK)
+            if (each is row) != marked:
+                label.update(self.MARK + text if not marked else text[len(self.MARK):])
+                each.set_class(each is row, "-current")  # its help shows (app.tcss)
+        self.call_after_refresh(self._where)
+
+    def _where(self) -> None:
+        """"fields 3–21 of 41": which rows the form shows now."""
+        form = self.query_one("#form", VerticalScroll)
+        rows = [r for r in self.query(".row").results(Horizontal) if r.display]
+        top, bottom = form.scroll_y, form.scroll_y + form.scrollable_content_region.height
+        seen = [i for i, r in enumerate(rows, 1)
+                if r.virtual_region.y >= top and r.virtual_region.bottom <= bottom]
+        where = "" if not seen else f"fields {seen[0]}–{seen[-1]} of {len(rows)}" + (
+            " · tab or scroll for more" if len(seen) < len(rows) else "")
+        self.query_one("#where", Static).update(where)
 
     def _tv_names(self, names: list[str]) -> None:
         self.query_one("#f-model", Input).suggester = SuggestFromList(
@@ -216,6 +247,7 @@ class SetupScreen(Screen[RunConfig | None]):
                 self.errors.pop(name, None)
                 note.update(clean(f"swept: {_swept_text(value)} (Start sweep)"))
                 note.remove_class("error")
+                note.add_class("swept")
                 self._start_label()
                 return True
             check_field(name, value)
@@ -229,7 +261,7 @@ class SetupScreen(Screen[RunConfig | None]):
         else:
             self.errors.pop(name, None)
             note.update(FIELDS[name].metadata["help"])
-            note.remove_class("error")
+            note.remove_class("error", "swept")
         self._start_label()
         return name not in self.errors
 

@@ -17,6 +17,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Static
 
+from ..widgets.ordered_input import OrderedInput
 from ...progress import progress_parts
 from ...reports import report_for
 from ...config import ConfigError, RunConfig, check_field, load_toml
@@ -37,7 +38,7 @@ class LrScreen(ModalScreen[float | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(f"New learning rate (now {self.current:.3g}), Enter to apply:")
-            yield Input(value=f"{self.current:g}", id="lr")
+            yield OrderedInput(value=f"{self.current:g}", id="lr")
             yield Static("", id="lr-error")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -86,9 +87,15 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
                 tooltip="set the learning rate of the running run"),
         Binding("a", "earlier_runs", "Earlier runs", show=False,
                 tooltip="show / hide the earlier runs of the log directory"),
-        Binding("R", "resume_run", "Resume", show=False,
+        Binding("R", "resume_run", "Resume",
                 tooltip="continue the highlighted run (stopped, failed or stale) from its "
                 "newest checkpoint, in its own folder"),
+        # When the footer hides one of the keys above (check_action), the same key comes
+        # here: it still answers, with a note saying why it does not apply now.
+        Binding("p", "not_now('pause')", show=False),
+        Binding("s", "not_now('stop')", show=False),
+        Binding("L", "not_now('set_lr')", show=False),
+        Binding("R", "not_now('resume_run')", show=False),
         # The run's own keys first in the footer (not inherited: those would go last).
         *DashboardScreen.BINDINGS,
         *Screen.BINDINGS,
@@ -130,8 +137,26 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
         session = GroupSession if config.nproc > 1 else TrainingSession
         self.sessions.append(session(config, resume).start())
 
+    # Keys for a run that is training, and keys for when none is: the footer offers
+    # only what applies now (the hidden ones still answer: not_now).
+    WHILE_TRAINING = {"pause", "stop", "set_lr"}
+    WHILE_IDLE = {"resume_run"}
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action in self.WHILE_TRAINING or action in self.WHILE_IDLE:
+            training = self.session is not None and self.session.running
+            return training == (action in self.WHILE_TRAINING)
+        return True
+
+    def action_not_now(self, action: str) -> None:
+        getattr(self, f"action_{action}")()  # each says why it does not apply now
+
     def refresh_view(self) -> None:
         s = self.session
+        training = s is not None and s.running
+        if training != getattr(self, "_footer_training", None):
+            self._footer_training = training
+            self.refresh_bindings()
         if s is not None and s.run_dir is not None and str(s.run_dir) not in self._watched:
             self._watched.add(str(s.run_dir))
             root = os.path.abspath(s.run_dir.parent)
@@ -168,7 +193,7 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
             state = s.result.state.value if s.result else "failed"
             parts = [(-1, f"[b red]{state}[/]: {escape(s.error)}")]  # whole, wrapped
         elif s.trainer is None:
-            parts = [(0, "starting…")]
+            parts = [(0, "starting: loading torch and the data…")]
         elif s.result is not None and s.result.metrics:  # ended: the test metrics, not train
             parts = [(0, f"[b cyan]{s.result.state.value}[/]"),
                      (0, escape(f"{s.result.steps:,} steps")),
@@ -247,6 +272,10 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
             self.notify(f"a run in {s.label} cannot pause or change its "
                         "learning rate: s stops it, R resumes it", severity="warning")
             return None
+        if s is not None and s.running and s.control is None:
+            self.notify("the run is still starting (loading torch): again in a moment",
+                        severity="warning")
+            return None
         if s is None or not s.running or s.control is None:
             self.notify("no run is training (n starts one)", severity="warning")
             return None
@@ -259,6 +288,7 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
             s.control.resume()
         else:
             s.control.pause()
+        self._status(self.clock())  # shown now, not at the next tick
 
     def action_stop(self) -> None:
         g = self.session
@@ -268,9 +298,14 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
                         if not hasattr(g, "sweep") else "interrupting the sweep: "
                         "`tbx-tui sweep --resume` continues it from the trial's checkpoint")
             return
+        s = self.session
+        if s is not None and s.running and s.control is None:  # still importing torch
+            s.stop()
+            self.notify("stopping: the run ends as soon as it has loaded")
+            return
         s = self._training()
         if s is not None:
-            s.control.stop()
+            s.stop()
             self.notify("stopping: finishing the step, evaluating, saving")
 
     def action_set_lr(self) -> None:

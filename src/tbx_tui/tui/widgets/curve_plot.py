@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +11,7 @@ from .cached_plot import CachedPlot, fit_title
 
 from ...logs.series import EmaState, GrowingDownsample, is_constant, minmax_downsample, smooth
 from .palette import colour, dimmed
+from .ticks import axis, tick_count
 
 
 @dataclass
@@ -102,14 +104,16 @@ class CurvePlot(CachedPlot):
 
     def draw(self, tag: str | None, curves: list[tuple[CurveData, int]], smoothing: float,
              by_time: bool, log_y: bool, titled: bool = True) -> None:
+        # The plot's own rows: the height less the x axis, its ticks and label, the title.
+        rows = self.size.height - (4 if titled else 3)
         self.draw_safely(plot_curves, self.plt, max(self.size.width - 12, 10),
                          tag or self.message, curves, smoothing, by_time, log_y, self.cache,
-                         self.size.width, titled)
+                         self.size.width, titled, rows)
 
 
 def plot_curves(plt, columns: int, tag: str, curves: list[tuple[CurveData, int]],
                 smoothing: float, by_time: bool, log_y: bool, cache: _SmoothCache,
-                width: int = 200, titled: bool = True) -> None:
+                width: int = 200, titled: bool = True, rows: int = 20) -> None:
     """Fill a plotext figure ``width`` columns wide. ``curves``: (data, generation) per
     run. At most two points per column reach plotext, whatever the series' length. The
     title carries the chart's own view: smoothing and y scale (the x label says step or
@@ -121,6 +125,16 @@ def plot_curves(plt, columns: int, tag: str, curves: list[tuple[CurveData, int]]
                             f"{'log' if log_y else 'linear'} y", width))
     plt.xlabel("wall time (s since start)" if by_time else "step")
     drawn = 0
+    span = [math.inf, -math.inf]  # of every y drawn: the ticks divide it
+    xspan = [math.inf, -math.inf]
+
+    def plot(xs, ys, color) -> None:
+        if len(ys):
+            finite = [v for v in (min(ys), max(ys)) if math.isfinite(v)]
+            if finite:
+                span[0], span[1] = min(span[0], *finite), max(span[1], *finite)
+            xspan[0], xspan[1] = min(xspan[0], xs[0]), max(xspan[1], xs[-1])
+        plt.plot(xs, ys, color=color, marker="braille")
     for data, generation in curves:
         rgb = colour(data.index)
         lines = cache.lines((data.run, tag, by_time, log_y), data.x, data.y, smoothing,
@@ -130,9 +144,8 @@ def plot_curves(plt, columns: int, tag: str, curves: list[tuple[CurveData, int]]
         if lines is not None:  # a long series: its lines from the new tail only
             raw, (sx, sy) = lines
             if raw is not None:
-                plt.plot((raw[0] - data.x0).tolist(), raw[1].tolist(), color=dimmed(rgb),
-                         marker="braille")
-            plt.plot((sx - data.x0).tolist(), sy.tolist(), color=rgb, marker="braille")
+                plot((raw[0] - data.x0).tolist(), raw[1].tolist(), dimmed(rgb))
+            plot((sx - data.x0).tolist(), sy.tolist(), rgb)
             drawn += 1
             continue
         x, y = np.asarray(data.x, dtype=np.float64) - data.x0, data.y
@@ -149,13 +162,13 @@ def plot_curves(plt, columns: int, tag: str, curves: list[tuple[CurveData, int]]
         if smoothing > 0 and not is_constant(y):
             sm = cache.get((data.run, tag, by_time, log_y), y, smoothing, generation)
             rx, ry = minmax_downsample(x, y, columns)
-            plt.plot(rx.tolist(), ry.tolist(), color=dimmed(rgb), marker="braille")
+            plot(rx.tolist(), ry.tolist(), dimmed(rgb))
             sx, sy = minmax_downsample(x, sm, columns)
         else:
             sx, sy = minmax_downsample(x, y, columns)
         # No plotext labels: its legend breaks when a labelled series has no visible
         # point; the dashboard draws the legend itself (legend_markup).
-        plt.plot(sx.tolist(), sy.tolist(), color=rgb, marker="braille")
+        plot(sx.tolist(), sy.tolist(), rgb)
         drawn += 1
     if not drawn:
         has_points = any(len(d.y) for d, _ in curves)
@@ -164,3 +177,13 @@ def plot_curves(plt, columns: int, tag: str, curves: list[tuple[CurveData, int]]
                             if has_points else f"{tag}: no points yet", width))
     elif log_y:  # only with something to scale: plotext fails on an empty log axis
         plt.yscale("log")
+    else:
+        y_axis = axis(span[0], span[1], tick_count(rows))
+        if y_axis is not None:
+            plt.ylim(y_axis[0], y_axis[1])
+            plt.yticks(y_axis[2], y_axis[3])
+    if drawn:  # x: steps or seconds, limits that a new point rarely moves
+        x_axis = axis(xspan[0], xspan[1], max(2, min(8, columns // 9)), 0.5)
+        if x_axis is not None:
+            plt.xlim(x_axis[0], x_axis[1])
+            plt.xticks(x_axis[2], x_axis[3])

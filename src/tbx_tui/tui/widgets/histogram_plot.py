@@ -52,12 +52,27 @@ class HistogramPlot(CachedPlot):
             for k, p in enumerate(chosen):
                 h = p.hist
                 centres, counts = rebin(h.left, h.right, h.counts, bins)
+                if mode == "latest":  # bars' outlines, from and back to 0
+                    centres, counts = staircase(centres, counts)
                 age = 0.0 if k == len(chosen) - 1 else 0.7 - 0.5 * k / max(len(chosen) - 1, 1)
                 plt.plot(centres.tolist(), counts.tolist(), color=dimmed(rgb, age),
-                         marker="braille", fillx=mode == "latest")
+                         marker="braille")
             plt.xlabel("value")
             if titled or mode == "overlay":  # a grid cell's border names the latest step
                 plt.title(fit_title((f"{tag} ({run}) " if titled else "") + (
                     f"latest: step {points[-1].step}" if mode == "latest" else
                     f"overlay: steps {', '.join(str(p.step) for p in chosen)} "
                     "(oldest faintest)"), self.size.width))
+
+
+def staircase(centres: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Equal-width buckets as the outline of their bars. plotext's ``fillx`` drew the
+    same histogram filled, at 40 ms a build against 6 here (66×19 cells): on a busy
+    machine the UI thread's longest block, and the one keys waited behind."""
+    if len(centres) < 2:
+        return centres, counts
+    half = (centres[1] - centres[0]) / 2
+    edges = np.append(centres - half, centres[-1] + half)
+    xs = np.concatenate([[edges[0]], np.repeat(edges, 2)[1:-1], [edges[-1]]])
+    ys = np.concatenate([[0.0], np.repeat(counts, 2), [0.0]])
+    return xs, ys

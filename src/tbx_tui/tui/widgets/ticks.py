@@ -1,0 +1,48 @@
+"""Evenly spaced, rounded y ticks (1, 2, 2.5 or 5 × 10^k apart) for a chart of a few rows.
+
+plotext picks a tick per row band from the data's own range, so a 5-row chart read
+``2.38, 1.99, 1.21, 0.81, 0.03``: neither evenly spaced nor round. Here the axis is
+widened to whole steps and each tick is a multiple of the step."""
+
+from __future__ import annotations
+
+import math
+
+STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
+
+
+def tick_count(rows: int) -> int:
+    """At most one tick every other row of the plot's area; 2 to 6."""
+    return max(2, min(6, rows // 2 + 1))
+
+
+def _label(v: float, step: float) -> str:
+    big = max(abs(v), step)
+    if big >= 1e5 or step < 1e-4:
+        return f"{v:.3g}"
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    if abs(round(step, decimals) - step) > 1e-9 * step:
+        decimals += 1  # 0.25, not 0.2
+    text = f"{v:.{decimals}f}"
+    return "0" if float(text) == 0 else text
+
+
+def axis(lo: float, hi: float, most: int, fraction: float = 0.25
+         ) -> tuple[float, float, list[float], list[str]] | None:
+    """(low limit, high limit, ticks, labels): the limits rounded out to ``fraction`` of
+    the smallest round step that puts at most ``most`` ticks between them. None when
+    there is no span (a constant, or no finite values)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo or most < 2:
+        return None
+    raw = (hi - lo) / (most - 1)
+    power = 10.0 ** math.floor(math.log10(raw))
+    for scale in (1.0, 10.0):
+        for mantissa in STEPS:
+            step = mantissa * power * scale
+            q = step * fraction
+            a, b = math.floor(lo / q + 1e-9) * q, math.ceil(hi / q - 1e-9) * q
+            first, last = math.ceil(a / step - 1e-9), math.floor(b / step + 1e-9)
+            if last - first + 1 <= most:
+                values = [k * step for k in range(first, last + 1)]
+                return a, b, values, [_label(v, step) for v in values]
+    return None
