@@ -5,7 +5,8 @@ setup form, Enter, then, while simple_cnn trains on digits and another process k
 core busy, each key is pressed and timed from the write to the first screen on which
 it shows:
 
-    x      the x axis reads "wall time" (and x again: "step")
+    x      a chart's x axis reads "wall time" (and x again: one fewer does; the
+           selected chart is redrawn and shown first, the rest of the grid after)
     ?      the help is open (and ? again: closed)
     p      the status line says paused (and p again: no longer)
     L      the learning-rate dialog is open (escape: closed; escape waits for Textual's
@@ -38,12 +39,20 @@ def paused(screen: str) -> bool:
     return "paused" in screen.splitlines()[-2]  # the status line
 
 
-# (key, what shows it acted, the key that undoes it, what shows that did)
+def fewer(word: str):
+    """The key showed once one chart shows it (the selected one is redrawn first; the
+    grid follows, a chart a frame): ``word`` is on screen fewer times than at the press."""
+    return lambda s, before: s.count(word) < before.count(word)
+
+
+# (key, what shows it acted, the key that undoes it, what shows that did); each test
+# sees the screen now and as it was when the key was sent
 PAIRS = [
-    ("x", lambda s: "wall time" in s, "x", lambda s: "wall time" not in s),
-    ("?", lambda s: "a grid of charts" in s, "?", lambda s: "a grid of charts" not in s),
-    ("p", paused, "p", lambda s: not paused(s)),
-    ("L", lambda s: "New learning rate" in s, "\x1b", lambda s: "New learning rate" not in s),
+    ("x", lambda s, _: "wall time" in s, "x", fewer("wall time")),
+    ("?", lambda s, _: "a grid of charts" in s, "?", lambda s, _: "a grid of charts" not in s),
+    ("p", lambda s, _: paused(s), "p", lambda s, _: not paused(s)),
+    ("L", lambda s, _: "New learning rate" in s, "\x1b",
+     lambda s, _: "New learning rate" not in s),
 ]
 
 
@@ -83,8 +92,9 @@ def main() -> int:
                 for key, shown, undo, undone in PAIRS:
                     for k, cond in ((key, shown), (undo, undone)):
                         name = "escape" if k == "\x1b" else k
+                        before = app.text()
                         app.send(k)
-                        took = app.wait(cond, args.timeout)
+                        took = app.wait(lambda s: cond(s, before), args.timeout)
                         if took is None:
                             missed.append(name)
                             continue

@@ -94,6 +94,7 @@ class ChartGrid(Panel, Container):
         self._cells: dict[str, CurveChart | HistogramChart] = {}
         self._arranged: tuple = ()
         self.behind = False  # the last sync left charts to draw (BUDGET)
+        self.first_alone = False  # a key's redraw: the selected chart, shown, then the rest
 
     @property
     def current(self) -> ChartSpec | None:
@@ -175,11 +176,12 @@ class ChartGrid(Panel, Container):
 
     def sync_panel(self, ctx: PanelContext) -> bool:
         drew, self.behind = False, False
+        budget, self.first_alone = (0.0 if self.first_alone else self.BUDGET), False
         t0 = time.perf_counter()
         cells = [c for c in self.children if isinstance(c, (CurveChart, HistogramChart))]
         cells.sort(key=lambda c: not c.has_class("-selected"))  # the one keys act on first
         for cell in cells:
-            if drew and time.perf_counter() - t0 > self.BUDGET:
+            if drew and time.perf_counter() - t0 > budget:
                 self.behind = True  # the rest are drawn in the next call (their sigs)
                 break
             drew |= cell.update_chart(ctx)

@@ -59,11 +59,20 @@ class CachedPlot(PlotextPlot):
         if after is None or len(after) != len(before):
             self.refresh()
             return
+        changed = [y for y, (a, b) in enumerate(zip(before, after)) if a != b]
+        if not changed:
+            return
+        if len(changed) > len(after) // 2:  # most of it: one region costs Textual less
+            self.refresh()
+            return
+        spans: list[list[int]] = []  # runs of adjacent lines, one region each
+        for y in changed:
+            if spans and spans[-1][1] == y - 1:
+                spans[-1][1] = y
+            else:
+                spans.append([y, y])
         width = self.size.width
-        dirty = [Region(0, y, width, 1) for y, (a, b) in enumerate(zip(before, after))
-                 if a != b]
-        if dirty:
-            self.refresh(*dirty)
+        self.refresh(*(Region(0, a, width, b - a + 1) for a, b in spans))
 
     def draw_safely(self, draw, *args) -> None:
         """Run ``draw(*args)`` (which fills ``self.plt``); an error is shown, not raised."""
