@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import __version__
+from . import __version__, early_interrupt
 from .args import OneLineParser
 from .safe_text import clean
 from .config import (FIELDS, RESUMABLE, ConfigError, build, describe_rule, field_type,
@@ -205,6 +205,9 @@ def watch_main(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     code = _guarded(argv)
+    if argv is None and code < 128 and early_interrupt.seen():  # noted, never acted on
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        code = 130
     if code >= 128 and argv is None:  # this process's own command line, not a caller's
         # Ended by a signal we handled (130, 129, 143; 141 a closed pipe): everything is
         # closed by now. CPython turns any exit into death by SIGINT once a
@@ -260,6 +263,9 @@ def models_main(argv: Sequence[str]) -> int:
 
 
 def _main(argv: list[str]) -> int:
+    if not (argv and argv[0] in ("watch", "models", "sample", "sweep")):
+        return _train_main(argv)
+    early_interrupt.release()  # these take Ctrl+C as Python does, from here on
     if argv and argv[0] == "watch":
         return watch_main(argv[1:])
     if argv and argv[0] == "models":
@@ -272,11 +278,16 @@ def _main(argv: list[str]) -> int:
         from .sweep.cli import sweep_main
 
         return sweep_main(argv[1:])
+    raise AssertionError(argv[0])
+
+
+def _train_main(argv: list[str]) -> int:
     args, config = parse_config(argv)
     check_theme(PROG, args.theme)
     under_torchrun = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1  # one app, not N
     if not args.no_ui and not under_torchrun:
         if sys.stdin.isatty() and sys.stdout.isatty():
+            early_interrupt.release()  # the app reads Ctrl+C as a key
             from .tui.app import make_app
 
             app = make_app("train", config=config, theme=args.theme,
@@ -293,6 +304,7 @@ def _main(argv: list[str]) -> int:
         if (problem := too_few_gpus(config.device, config.nproc)):
             print(f"{PROG}: error: --nproc: {problem}", file=sys.stderr)
             return 2
+        early_interrupt.release()
         return launch(argv, config.nproc, args.max_restarts)
     from .headless import run_headless
 

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import early_interrupt
 from .config import RunConfig
 from .safe_text import clean
 from .engine import (ConsoleSink, DataUnavailable, DeviceUnavailable, InitUnavailable,
@@ -77,6 +78,7 @@ def run_headless(config: RunConfig, resume: Path | None = None) -> int:
         console.message(f"stopping on {signal.Signals(signum).name}: finishing this step, "
                         f"then evaluating and saving{again}")
 
+    early_interrupt.check()  # a Ctrl+C while the modules loaded: nothing started yet
     previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     try:
         result = trainer.run()
