@@ -391,3 +391,37 @@ def test_atomically_written_files_get_ordinary_permissions(tmp_path):
     run = next((tmp_path / "runs").iterdir())
     for name in ("config.toml", "model.pt"):
         assert (run / name).stat().st_mode & 0o777 == 0o644, name  # not mkstemp's 0600
+
+
+def test_an_interrupt_inside_a_write_leaves_no_torn_record(tmp_path, monkeypatch):
+    """A second Ctrl+C lands where it lands: inside the event file's fsync, the interval
+    written so far is dropped whole and the next write starts from a record boundary."""
+    from tensorboardX.summary import scalar as summary
+
+    from tbx_tui.engine.output import eventfile
+    from tbx_tui.logs.watcher import LogWatcher
+
+    ev = eventfile.EventFile(tmp_path)
+
+    def scalar(step: int, tag: str):
+        ev.add_summary(summary(tag, 1.0), step)
+
+    for step in range(3):
+        scalar(step, "Loss/train" + "x" * 200)  # long records: the torn tail would show
+
+    real_fsync = os.fsync
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(eventfile.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ev.flush()
+    monkeypatch.setattr(eventfile.os, "fsync", real_fsync)
+    scalar(3, "Loss/test")  # shorter than what was cut: it overwrote it in part before
+    ev.close()
+    w = LogWatcher([str(tmp_path)])
+    w.poll()
+    (run,) = w.store.runs.values()
+    assert run.bad == 0 and set(run.scalars) == {"Loss/test"}
+    accumulator(tmp_path)  # and TensorBoard's reader takes it

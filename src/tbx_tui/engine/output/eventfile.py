@@ -67,12 +67,17 @@ class EventFile:
             while at < len(data):
                 at += os.pwrite(self._fd, view[at:], self._size + at)
             os.fsync(self._fd)
-        except OSError as e:
+        except BaseException as e:
+            # Any exception, a second Ctrl+C's KeyboardInterrupt too: left on disk past
+            # _size, these bytes were overwritten in part by the next flush (it writes at
+            # _size), and a double Ctrl+C left a torn record for every reader.
             try:
                 os.ftruncate(self._fd, self._size)
             except OSError:
                 pass
-            raise OSError(e.errno, e.strerror, str(self.path)) from None
+            if isinstance(e, OSError):
+                raise OSError(e.errno, e.strerror, str(self.path)) from None
+            raise
         self._size += len(data)
 
     def close(self) -> None:
