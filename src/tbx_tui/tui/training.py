@@ -24,7 +24,6 @@ class TrainingSession:
         self.control = None
         self.result = None
         self.error: str | None = None
-        self._ready = threading.Event()
         self._abort_asked = self._stop_asked = False
         self.thread = threading.Thread(target=self._run, name="tbx-trainer", daemon=True)
 
@@ -34,10 +33,6 @@ class TrainingSession:
         A quit asked for meanwhile is kept and handed to the control once it exists."""
         self.thread.start()
         return self
-
-    @property
-    def ready(self) -> bool:
-        return self._ready.is_set()
 
     @property
     def running(self) -> bool:
@@ -59,7 +54,6 @@ class TrainingSession:
                 control.stop()
             self.trainer = Trainer(self.config, [TensorBoardSink()], self.control,
                                    resume=self.resume)
-            self._ready.set()
             self.result = self.trainer.run()
             if self.result.error_log:
                 self.error = f"{self.result.message} (traceback: {self.result.error_log})"
@@ -79,8 +73,6 @@ class TrainingSession:
                 with os.fdopen(fd, "w") as f:
                     f.write(traceback.format_exc())
                 self.error = f"{type(e).__name__}: {e} (traceback: {path})"
-        finally:
-            self._ready.set()
 
     def stop(self) -> None:
         """Stop as the loop does at a step's end; asked before the control exists (torch

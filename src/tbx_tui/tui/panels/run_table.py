@@ -76,8 +76,6 @@ class RunTable(Panel, DataTable):
             if name in existing:
                 for key, value in cells.items():
                     if self.get_cell(name, key) != value:
-                        # Growing the column repaints the whole table; a value that fits
-                        # repaints its cell only (the ages tick every second).
                         self._set_cell(name, key, value)
             else:
                 self.add_row(*cells.values(), key=name)
@@ -104,10 +102,6 @@ class RunTable(Panel, DataTable):
         avail = self.size.width - 2  # the focus bar and the vertical scrollbar
         beside = avail - OTHERS
         return max(beside if beside >= 16 else avail - 4, 10)
-
-    def on_resize(self) -> None:
-        if self.name_room() != getattr(self, "_room", None):
-            self.screen._seen_version = None  # the dashboard's next tick syncs the table
 
     @staticmethod
     def _cells(name: str, ctx: PanelContext, keys, metrics, room: int = 64) -> dict:
