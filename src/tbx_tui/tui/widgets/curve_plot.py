@@ -11,7 +11,7 @@ from .cached_plot import CachedPlot, fit_title
 
 from ...logs.series import EmaState, GrowingDownsample, is_constant, minmax_downsample, smooth
 from .palette import colour, dimmed
-from .ticks import axis, tick_count
+from .ticks import round_axes
 
 
 @dataclass
@@ -177,13 +177,5 @@ def plot_curves(plt, columns: int, tag: str, curves: list[tuple[CurveData, int]]
                             if has_points else f"{tag}: no points yet", width))
     elif log_y:  # only with something to scale: plotext fails on an empty log axis
         plt.yscale("log")
-    else:
-        y_axis = axis(span[0], span[1], tick_count(rows))
-        if y_axis is not None:
-            plt.ylim(y_axis[0], y_axis[1])
-            plt.yticks(y_axis[2], y_axis[3])
-    if drawn:  # x: steps or seconds, limits that a new point rarely moves
-        x_axis = axis(xspan[0], xspan[1], max(2, min(8, columns // 9)), 0.5)
-        if x_axis is not None:
-            plt.xlim(x_axis[0], x_axis[1])
-            plt.xticks(x_axis[2], x_axis[3])
+    if drawn:  # steps or seconds, and the values: limits that a new point rarely moves
+        round_axes(plt, xspan, None if log_y else span, rows, columns)

@@ -8,6 +8,7 @@ from .cached_plot import CachedPlot, fit_title
 
 from ...logs.series import percentile_bands, rebin
 from ...logs.store import HistogramPoint
+from .ticks import round_axes
 from .palette import colour, dimmed
 
 MODES = ("latest", "overlay", "distribution")
@@ -20,6 +21,11 @@ class HistogramPlot(CachedPlot):
         """``titled=False``: the caller shows tag, run and mode (a grid cell's border);
         the chart's title then says only what the mode needs (steps shown)."""
         self.draw_safely(self._draw, run, tag, points, mode, index, titled)
+
+    def _axes(self, xspan, yspan, titled: bool) -> None:
+        """Round, evenly spaced ticks, as the curve charts have (ticks.py)."""
+        rows = self.size.height - (4 if titled else 3)
+        round_axes(self.plt, xspan, yspan, rows, max(self.size.width - 12, 10))
 
     def _draw(self, run: str | None, tag: str | None, points: list[HistogramPoint],
               mode: str, index: int, titled: bool) -> None:
@@ -41,6 +47,7 @@ class HistogramPlot(CachedPlot):
                 shade = 0.0 if name == "median" else 0.25 + 0.15 * abs(k - 4)
                 plt.plot(steps, bands[:, k].tolist(), color=dimmed(rgb, shade),
                          marker="braille")
+            self._axes((min(steps), max(steps)), _span(bands), titled)
             plt.xlabel("step")
             plt.title(fit_title((f"{tag} ({run}) " if titled else "") +
                                 f"distribution over {len(points)} steps: min, 7/16/31%, "
@@ -49,6 +56,7 @@ class HistogramPlot(CachedPlot):
             chosen = [points[-1]] if mode == "latest" else \
                 [points[int(i)] for i in np.unique(np.linspace(0, len(points) - 1, 5).astype(int))]
             bins = max(min(self.size.width - 12, 60), 10)
+            xs, ys = [], []
             for k, p in enumerate(chosen):
                 h = p.hist
                 centres, counts = rebin(h.left, h.right, h.counts, bins)
@@ -57,12 +65,20 @@ class HistogramPlot(CachedPlot):
                 age = 0.0 if k == len(chosen) - 1 else 0.7 - 0.5 * k / max(len(chosen) - 1, 1)
                 plt.plot(centres.tolist(), counts.tolist(), color=dimmed(rgb, age),
                          marker="braille")
+                xs.append(centres)
+                ys.append(counts)
+            self._axes(_span(np.concatenate(xs)), _span(np.concatenate(ys)), titled)
             plt.xlabel("value")
             if titled or mode == "overlay":  # a grid cell's border names the latest step
                 plt.title(fit_title((f"{tag} ({run}) " if titled else "") + (
                     f"latest: step {points[-1].step}" if mode == "latest" else
                     f"overlay: steps {', '.join(str(p.step) for p in chosen)} "
                     "(oldest faintest)"), self.size.width))
+
+
+def _span(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
 
 
 def staircase(centres: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -46,3 +46,19 @@ def axis(lo: float, hi: float, most: int, fraction: float = 0.25
                 values = [k * step for k in range(first, last + 1)]
                 return a, b, values, [_label(v, step) for v in values]
     return None
+
+
+def round_axes(plt, xspan: tuple[float, float], yspan: tuple[float, float] | None,
+               rows: int, columns: int) -> None:
+    """Set a plotext figure's limits and ticks from ``axis``: x from ``xspan`` (limits
+    rounded out to half a step: a log's x grows with every point), y from ``yspan``
+    (None: plotext's own, as on a log scale). ``rows``/``columns``: the plot's area."""
+    if yspan is not None:
+        y_axis = axis(yspan[0], yspan[1], tick_count(rows))
+        if y_axis is not None:
+            plt.ylim(y_axis[0], y_axis[1])
+            plt.yticks(y_axis[2], y_axis[3])
+    x_axis = axis(xspan[0], xspan[1], max(2, min(8, columns // 9)), 0.5)
+    if x_axis is not None:
+        plt.xlim(x_axis[0], x_axis[1])
+        plt.xticks(x_axis[2], x_axis[3])
