@@ -32,9 +32,16 @@ class PtyApp:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         full = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(cols),
                 "LINES": str(rows), **(env or {})}
+        def controlling_terminal():  # as a login shell's: the pty's end is its SIGHUP
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        # With the pty as its controlling terminal, a harness that dies (its end of the
+        # pty closed) hangs the app up, as a dropped SSH session does; without it, an
+        # orphaned app was left spinning on a dead terminal.
         self.proc = subprocess.Popen([sys.executable, "-m", "tbx_tui", *args], cwd=cwd,
                                      stdin=slave, stdout=slave, stderr=slave, env=full,
-                                     start_new_session=True)
+                                     preexec_fn=controlling_terminal)
         os.close(slave)
         self.fd = master
         self._reader = threading.Thread(target=self._read, daemon=True)
