@@ -26,8 +26,11 @@ HOSTILE = [
 ALL = "".join(HOSTILE)
 # Undecodable bytes: invalid UTF-8 in a tag, a lone surrogate in a folder name.
 BAD_UTF8 = b"\xff\xfe\xc0\x80"
-CONTROL = {chr(c) for c in [*range(0x00, 0x09), *range(0x0b, 0x20), *range(0x7f, 0xa0)]} | {
-    "\u202e", "\u202c", "\u2066", "\u2069"}
+# C0, DEL, C1, and Unicode's bidi controls (UAX #9): ALM, LRM, RLM, the embeddings and
+# overrides LRE-RLO, the isolates LRI-PDI.
+CONTROL = {chr(c) for c in [*range(0x00, 0x09), *range(0x0b, 0x20), *range(0x7f, 0xa0),
+                            0x061c, 0x200e, 0x200f, *range(0x202a, 0x202f),
+                            *range(0x2066, 0x206a)]}
 
 
 def failing_later(name: str, action: str) -> str:

@@ -13,7 +13,7 @@ BENCH = Path(__file__).parent / "benchmarks"
 
 def run(script: str, *args: str) -> str:
     r = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True,
-                       text=True, timeout=300)
+                       text=True, timeout=1200)  # a hang guard, not a wait
     assert r.returncode == 0, r.stderr
     return r.stdout
 

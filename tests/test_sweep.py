@@ -17,7 +17,8 @@ from optuna.trial import TrialState
 
 from conftest import accumulator, cli
 
-FAST = ("--data", "digits", "--sys-every", "0", "--hist-every", "0")
+# mlp: these test the sweep, not the model; simple_cnn made them 3.7x slower
+FAST = ("--model", "mlp", "--data", "digits", "--sys-every", "0", "--hist-every", "0")
 
 
 def study_of(folder: Path) -> optuna.Study:
@@ -204,8 +205,11 @@ def postgres():
 def test_two_processes_share_one_study_through_postgresql_and_no_trial_runs_twice(
         tmp_path, postgres):
     lrs = "1e-4,3e-4,1e-3,3e-3,1e-2,3e-2"
+    # simple_cnn: trials long enough that the second process joins before the first has
+    # run them all (with mlp it had: every trial ran in the first)
     first = subprocess.Popen(
-        [sys.executable, "-m", "tbx_tui", "sweep", *FAST, "--lr", lrs, "--epochs", "2",
+        [sys.executable, "-m", "tbx_tui", "sweep", *FAST, "--model", "simple_cnn", "--lr",
+         lrs, "--epochs", "2",
          "--name", "shared", "--storage", postgres, "--logdir", str(tmp_path / "a")],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
@@ -361,6 +365,27 @@ def test_on_a_terminal_a_live_line_follows_the_running_trial(tmp_path):
     assert "trials: 2 complete" in text
     rows = [ln.split("\x1b[2K")[-1] for ln in text.splitlines()]
     assert sum(1 for ln in rows if " finished " in ln) == 2  # the rows are whole lines
+
+
+def test_the_journal_write_lock_never_dangles_under_a_relative_logdir(tmp_path,
+                                                                       monkeypatch):
+    """Optuna's lock is a symlink to the journal, and a relative target resolves from the
+    link's folder. A dangling lock left by a writer killed while holding it was spun on
+    forever at 100% CPU (Optuna's stat fails and it retries without sleeping)."""
+    from tbx_tui.sweep.study import storage_for
+
+    monkeypatch.chdir(tmp_path)
+    resolves, symlink = [], os.symlink
+
+    def noting(src, dst, *args, **kwargs):
+        symlink(src, dst, *args, **kwargs)
+        resolves.append(os.path.exists(dst))  # follows the link: False if it dangles
+
+    monkeypatch.setattr(os, "symlink", noting)
+    folder = Path("runs") / "rel"
+    folder.mkdir(parents=True)
+    optuna.create_study(study_name="rel", storage=storage_for(folder, ""))
+    assert resolves and all(resolves)
 
 
 def test_a_journal_torn_by_a_kill_mid_write_is_mended_not_fatal(tmp_path):

@@ -39,8 +39,13 @@ def storage_for(folder: Path, url: str):
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
 
-        mend(folder / JOURNAL)
-        return JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
+        # Absolute: Optuna's write lock is a symlink to this path, and a relative one
+        # resolves from the lock's own folder. That link dangles, Optuna's wait for a lock
+        # held by a killed writer then never ends (its stat fails, it retries at once: a
+        # resumed sweep spun at 100% CPU for good), and the 30 s grace never starts.
+        journal = (folder / JOURNAL).absolute()
+        mend(journal)
+        return JournalStorage(JournalFileBackend(str(journal)))
     if url.startswith("sqlite"):
         raise SweepError("storage: SQLite is not made for trials written at once from "
                          "several processes (Optuna's FAQ); leave --storage out for a journal "

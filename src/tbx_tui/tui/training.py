@@ -14,6 +14,7 @@ import time
 import traceback
 
 from ..config import RunConfig
+from . import heap
 
 
 class TrainingSession:
@@ -52,8 +53,8 @@ class TrainingSession:
                 control.abort()
             elif self._stop_asked:  # s while torch was still importing
                 control.stop()
-            self.trainer = Trainer(self.config, [TensorBoardSink()], self.control,
-                                   resume=self.resume)
+            self.trainer = Trainer(self.config, [TensorBoardSink(), _settle_at_first_log()],
+                                   self.control, resume=self.resume)
             self.result = self.trainer.run()
             if self.result.error_log:
                 self.error = f"{self.result.message} (traceback: {self.result.error_log})"
@@ -74,6 +75,9 @@ class TrainingSession:
                     f.write(traceback.format_exc())
                 self.error = f"{type(e).__name__}: {e} (traceback: {path})"
 
+        finally:
+            heap.thaw()
+
     def stop(self) -> None:
         """Stop as the loop does at a step's end; asked before the control exists (torch
         still importing), it is handed over when it does."""
@@ -89,3 +93,19 @@ class TrainingSession:
         deadline = time.monotonic() + timeout
         self.thread.join(max(deadline - time.monotonic(), 0))
         return not self.thread.is_alive()
+
+
+def _settle_at_first_log():
+    """A sink that freezes the heap once, at the run's first log: torch._dynamo is
+    imported by then (the first optimizer step), and the model and data are built."""
+    from ..engine.output.sinks import NullSink
+
+    class SettleAtFirstLog(NullSink):
+        settled = False
+
+        def scalars(self, step, values):
+            if not self.settled:
+                self.settled = True
+                heap.settle()
+
+    return SettleAtFirstLog()

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
-import tempfile
+import signal
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -32,19 +34,53 @@ def check_logdir(logdir: str) -> None:
     folder behind: the run may still fail before it starts (its data, its device)."""
     root = Path(logdir).expanduser().absolute()
     missing = [p for p in [root, *root.parents] if not p.exists()]  # deepest first
-    probe = None
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe = Path(tempfile.mkdtemp(prefix=".tbx-probe-", dir=root))
-    except OSError as e:
-        raise _unusable(logdir, e) from None
-    finally:  # a Ctrl+C may end the run here (headless.py): nothing is left either way
-        if probe is not None:
+    probe = root / f".tbx-probe-{os.getpid()}-{secrets.token_hex(4)}"
+    with _stop_signals_held():
+        try:
+            for attempt in range(5):
+                root.mkdir(parents=True, exist_ok=True)
+                try:
+                    probe.mkdir()
+                    break
+                except FileNotFoundError:
+                    # Another run started at the same moment in the same new logdir, and
+                    # its own probe's cleanup removed the folder between our two mkdirs.
+                    if attempt == 4:
+                        raise
+        except OSError as e:
+            raise _unusable(logdir, e) from None
+        finally:
             with contextlib.suppress(OSError):
                 probe.rmdir()
-        for p in missing:
-            with contextlib.suppress(OSError):
-                p.rmdir()
+            for p in missing:
+                with contextlib.suppress(OSError):
+                    p.rmdir()
+
+
+@contextlib.contextmanager
+def _stop_signals_held():
+    """A stop signal while loading raises KeyboardInterrupt (headless.py). Held here, it
+    is acted on once the probe is gone: landing between mkdir and rmdir once left a
+    ``.tbx-probe-*`` folder in a logdir the run never used. (Blocking the signal is not
+    enough: the kernel hands it to another thread, and Python still raises it here.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # Python runs signal handlers on the main thread only
+        return
+    caught: list[tuple[int, object]] = []
+    previous = {}
+    try:
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            previous[s] = signal.signal(s, lambda signum, frame: caught.append((signum, frame)))
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for signum, frame in caught:
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, frame)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(signum)
 
 
 def make_run_dir(logdir: str, name: str) -> Path:

@@ -9,6 +9,7 @@ its view, its size). ``tbx-tui watch`` and a run trained in the app show this sa
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import time
 
@@ -25,6 +26,7 @@ from ...atomic import atomic_file, describe_os_error
 from ...logs.labels import run_labels
 from ...logs.series import DEFAULT_SMOOTHING
 from ...logs.store import MetricStore
+from .. import heap
 from ..grid_state import ChartSpec, ViewSaver, default_specs, load_view
 from ..panels import PanelContext
 from ..panels.chart_grid import ChartGrid
@@ -45,13 +47,29 @@ from .help import HelpScreen, help_keys
 # of the speed of a run training in the same process.
 UI_BUDGET = 0.10
 MIN_INTERVAL, MAX_INTERVAL = 0.5, 15.0
+CHUNK_GAP = 1 / 50  # between a redraw's chunks: a frame (Textual's 60 fps) goes out first
+
+
+# Keys a focused widget never takes (letters and signs: the tag tree and run table use
+# arrows, enter and space) act when the app receives them (priority bindings), not after
+# the event has been forwarded to the focused widget and bubbled back up through each of
+# its ancestors' message queues: behind a grid redraw, each hop waited for a chunk, and a
+# key reached its action 100 ms after the app had it (200x60, training).
+_WIDGET_KEYS = {"space", "enter", "up", "down", "left", "right", "home", "end", "pageup",
+                "pagedown", "tab", "shift+tab", "escape"}
+
+
+def acting_first(bindings: list) -> list:
+    return [dataclasses.replace(b, priority=True)
+            if isinstance(b, Binding) and not set(b.key.split(",")) & _WIDGET_KEYS else b
+            for b in bindings]
 
 
 class DashboardScreen(Screen):
     UI_BUDGET = UI_BUDGET
     # Footer labels are short (80 columns); the help and the palette show the tooltip.
     # show=False: in the help and the command palette only.
-    BINDINGS = [
+    BINDINGS = acting_first([
         Binding("space", "toggle_run", "Show", tooltip="show / hide the highlighted run"),
         Binding("c", "next_chart", "Chart", tooltip="select the next chart"),
         Binding("z", "zoom", "Zoom", tooltip="the selected chart to the whole grid, and back"),
@@ -79,7 +97,7 @@ class DashboardScreen(Screen):
         Binding("r", "refresh_now", "Reload", show=False, tooltip="read the files now"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "app.quit", "Quit"),
-    ]
+    ])
 
     def __init__(self, store: MetricStore, title: str = "", watcher=None,
                  clock=time.time, tick: float = 0.25, layout_key: str | None = None):
@@ -106,6 +124,8 @@ class DashboardScreen(Screen):
         self._pace = 0.0           # seconds between redraws that the budget allows
         self._saved_ok = True
         self._saver = ViewSaver(self._save_failed)
+        self._chunk_timer = None   # the pending next chunk of a redraw
+        self._chunk_turn = False   # this call draws it (the chunk's timer, or a key)
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -124,6 +144,7 @@ class DashboardScreen(Screen):
         self._saver.flush()  # the last view reaches the file before the app ends
 
     def on_mount(self) -> None:
+        heap.settle()  # Textual, the log reader and the first files are loaded by now
         self._restore_view()
         self.set_interval(self.tick, self.refresh_view)
         self.set_interval(1.0, self.tick_ages)  # states and ages follow the clock
@@ -230,15 +251,34 @@ class DashboardScreen(Screen):
                 self._measuring = None
                 self._pace = min(max((cpu - c0) / self.UI_BUDGET, MIN_INTERVAL), MAX_INTERVAL)
                 self._next_plot = t0 + self._pace
-            if self._force or now_m >= self._next_plot:
+            # While a redraw's next chunk waits for its turn, the ticks leave it be: a
+            # tick drawing it too put two chunks back to back, with no frame between.
+            if (self._force or now_m >= self._next_plot) and (
+                    self._chunk_timer is None or self._chunk_turn):
                 self._force = False
                 if self.grid.update_panel(ctx) and self._measuring is None:
                     self._measuring = (now_m, cpu)
                     self._next_plot = now_m + MAX_INTERVAL  # until measured
                 if self.grid.behind:  # the rest of the grid after a frame and any key
                     self._force = True
-                    self.call_after_refresh(self.refresh_view)
+                    self._chunk_later()
         self._status(now)
+
+    def _chunk_later(self) -> None:
+        """The redraw's next chunk after a frame. A timer, not call_after_refresh: that
+        ran the next chunk before the chart just drawn had asked for its repaint, so a
+        key's chart reached the terminal only with the whole grid (160 ms later, 200x60)."""
+        if self._chunk_timer is not None:
+            self._chunk_timer.stop()
+        self._chunk_timer = self.set_timer(CHUNK_GAP, self._next_chunk)
+
+    def _next_chunk(self) -> None:
+        self._chunk_timer = None
+        self._chunk_turn = True
+        try:
+            self.refresh_view()
+        finally:
+            self._chunk_turn = False
 
     def _sync_lists(self) -> None:
         runs = self.visible_runs()
@@ -282,8 +322,11 @@ class DashboardScreen(Screen):
         """A user asked for a different view: no throttling for that. The selected chart
         is drawn and shown first, the others after (ChartGrid.sync_panel)."""
         self._force = True
-        self.grid.first_alone = True
-        self.refresh_view()
+        self._chunk_turn = True  # ahead of a pending chunk, which then waits a frame
+        try:
+            self.refresh_view()
+        finally:
+            self._chunk_turn = False
 
     def status_parts(self, now: float) -> list[tuple[int, str]]:
         """(priority, markup): the lowest numbers survive a narrow terminal."""

@@ -25,7 +25,7 @@ from ...logs.watcher import LogWatcher, run_status
 from ..panels.run_table import RunTable
 from ..group import GroupSession
 from ..training import TrainingSession
-from .dashboard import DashboardScreen
+from .dashboard import DashboardScreen, acting_first
 
 
 class LrScreen(ModalScreen[float | None]):
@@ -78,7 +78,7 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
     directories, but only this session's run folders until ``a`` asks for the earlier
     runs there too (reading them costs the training thread time)."""
 
-    BINDINGS = [
+    BINDINGS = acting_first([
         Binding("p", "pause", "Pause", tooltip="pause / resume the run"),
         Binding("s", "stop", "Stop", tooltip="stop the run: it finishes the step, "
                 "evaluates, saves model.pt"),
@@ -99,7 +99,7 @@ class TrainingScreen(DashboardScreen, inherit_bindings=False):
         # The run's own keys first in the footer (not inherited: those would go last).
         *DashboardScreen.BINDINGS,
         *Screen.BINDINGS,
-    ]
+    ])
 
     UI_BUDGET = 0.03  # a run trains in this process: the charts take ≤ 3% of a core
 
