@@ -62,7 +62,7 @@ def accumulator(run_dir: Path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     ea = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "histograms": 0,
-                                                       "tensors": 0})
+                                                       "tensors": 0, "images": 0})
     ea.Reload()
     return ea
 

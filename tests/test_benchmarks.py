@@ -107,3 +107,8 @@ def test_ssh_bytes_benchmark_runs(shared_data):
     out = run("bench_ssh_bytes.py", "--data-dir", str(shared_data), "--data", "digits",
               "--log-every", "5", "--sizes", "80x24", "--warmup", "0.5", "--window", "2")
     assert "80x24:" in out and "KB/s over 2 s" in out, out
+
+
+def test_eval_views_benchmark_runs():
+    out = run("bench_eval_views.py", "--data", "digits", "--rounds", "1")
+    assert "cost of an epoch" in out and "digits" in out.splitlines()[-2]

@@ -137,6 +137,16 @@ class TensorBoardSink:
     def epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
         self.scalars(step, metrics)
 
+    def evaluation(self, step: int, details) -> None:
+        """A classifier's evaluation beyond its metrics (engine/output/eval_records.py)."""
+        from .eval_records import evaluation_summaries
+
+        summaries = evaluation_summaries(details)  # built before the lock: PNGs to encode
+        with self._lock:
+            for summary in summaries:
+                self.file.add_summary(summary, step)
+            self.file.flush()
+
     def text(self, step: int, tag: str, text: str) -> None:
         """TensorBoard's Text tab renders markdown: a sample goes in as a code block."""
         from tensorboardX.summary import text as text_summary

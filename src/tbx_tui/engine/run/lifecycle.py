@@ -25,6 +25,15 @@ class Lifecycle:
         for sink in self.sinks:
             getattr(sink, method)(*args)
 
+    def _record_evaluation(self, step: int) -> None:
+        """What the evaluation just done found beyond its metrics (the task's details),
+        into the sinks that record it."""
+        details = self.task.details
+        if details is not None:
+            for sink in self.sinks:
+                if hasattr(sink, "evaluation"):
+                    sink.evaluation(step, details)
+
     def _say(self, text: str) -> None:
         """A line for the user, mid-run: the app's status (the snapshot's message) and
         the console, the sinks that print."""

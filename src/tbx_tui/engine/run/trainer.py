@@ -324,6 +324,7 @@ class Trainer(Resuming, Lifecycle):
                 t0 = time.perf_counter()
                 loop.metrics = self._evaluate(model, autocast, device)
                 self._emit("epoch_end", epoch + 1, loop.step - 1, loop.metrics)
+                self._record_evaluation(loop.step - 1)
                 self._report_skipped(data, loop.step - 1)
                 loop.epoch, loop.perm = epoch + 1, None  # the next epoch draws its order
                 self._checkpoint(loop, model, optimizer, order, augment)
@@ -342,6 +343,7 @@ class Trainer(Resuming, Lifecycle):
         if not metrics or self._evaluated_at != step:
             metrics = self._evaluate(model, autocast, device)
             self._emit("epoch_end", self._epoch, step - 1, metrics)
+            self._record_evaluation(step - 1)
             self._report_skipped(data, step - 1)
         self._save(model)
         if control.end_state is not None:  # a sweep's pruner: the state it asked for

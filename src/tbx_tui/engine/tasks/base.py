@@ -18,6 +18,8 @@ from ..runtime.distributed import bare_model
 class Task:
     report: Report           # its metrics in words, for every view (tbx_tui/reports.py)
     unit = "samples"         # what throughput counts
+    details = None           # what the last evaluation found beyond its metrics, for the
+                             # sinks that record it (classification: a ClassEvaluation)
 
     def __init__(self, config, data):
         self.config, self.data = config, data

@@ -13,6 +13,7 @@ from ..vision.data import load_dataset, normalize
 from ..vision.models import build_model
 from ..vision.streaming import DataPath
 from .base import Task
+from .class_eval import EvaluationGatherer
 
 EVAL_BATCH = 1000  # samples per evaluation batch; evaluation keeps no graph
 
@@ -66,6 +67,7 @@ class Classification(Task):
         c = data.num_classes
         confusion = torch.zeros(c * c, dtype=torch.long, device=device)
         loss_sum = torch.zeros((), device=device)
+        views = EvaluationGatherer(data.classes, device) if self.config.eval_views else None
         for x, y in data.test_batches(EVAL_BATCH, world.rank, world.size):
             if run.control.aborted:
                 break
@@ -75,10 +77,16 @@ class Classification(Task):
                 logits = model(normalize(x))
             loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
             confusion += torch.bincount(y * c + logits.argmax(1), minlength=c * c)
+            if views is not None:
+                views.add(x, logits, y)
         if world.active:  # each rank evaluated its share
             distributed.sum_(confusion)
             distributed.sum_(loss_sum)
+            if views is not None:  # the worst images stay each rank's own: rank 0's shown
+                distributed.sum_(views.pos)
+                distributed.sum_(views.neg)
         cm = confusion.view(c, c).cpu()  # SYNC
+        self.details = views.result(cm) if views is not None else None
         # Counted from the confusion matrix: streamed data may leave broken images out.
         metrics = {"Loss/test": loss_sum.item() / max(int(cm.sum()), 1)}  # SYNC
         metrics.update(classification_metrics(cm))
