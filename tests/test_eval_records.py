@@ -143,16 +143,6 @@ def test_the_most_confidently_wrong_images_are_a_grid_with_their_labels(digits_r
     assert all(r.split("|")[3] != r.split("|")[4] for r in rows)  # true != predicted
 
 
-def test_eval_views_false_logs_none_of_them(tmp_path):
-    r = cli("--no-ui", "--model", "mlp", "--data", "digits", "--max-steps", "20",
-            "--eval-views", "false", "--sys-every", "0", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    tags = accumulator(only_run(tmp_path / "runs")).Tags()
-    assert tags["scalars"] and "Accuracy/test" in tags["scalars"]
-    assert not tags["images"] and not [t for t in tags["tensors"]
-                                       if t.startswith(("Eval/", "PR/"))]
-
-
 def test_thousands_of_classes_keep_the_table_and_images_not_a_huge_matrix():
     from tbx_tui.engine.output.eval_records import evaluation_summaries
     from tbx_tui.engine.tasks.class_eval import MAX_MATRIX_CLASSES

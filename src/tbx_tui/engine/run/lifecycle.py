@@ -34,6 +34,11 @@ class Lifecycle:
                 if hasattr(sink, "evaluation"):
                     sink.evaluation(step, details)
 
+    def _record_text(self, step: int, tag: str, text: str) -> None:
+        for sink in self.sinks:
+            if hasattr(sink, "text"):
+                sink.text(step, tag, text)
+
     def _say(self, text: str) -> None:
         """A line for the user, mid-run: the app's status (the snapshot's message) and
         the console, the sinks that print."""

@@ -19,6 +19,7 @@ from ...atomic import atomic_write, describe_os_error
 from ...config import RunConfig, to_toml
 from ...progress import EtaRate
 from ..output.sinks import RunInfo, RunResult, Sink
+from ..output.structure import STRUCTURE_TAG, StructureProbe
 from ..runtime import distributed
 from ..runtime.control import Progress, RunControl, RunState
 from ..runtime.device import amp_supported, resolve_device
@@ -245,6 +246,10 @@ class Trainer(Resuming, Lifecycle):
         if resume is not None:
             self._restore(resume, loop, model, optimizer, order, augment)
         lr, t_interval = None, time.perf_counter()
+        # The module tree with the shapes of the first forward (hooks for one step); a
+        # resumed run logged it in its first session.
+        probe = StructureProbe(distributed.bare_model(model)) \
+            if cfg.structure and resume is None and self.world.main else None
         self._state = RunState.RUNNING
         self._next_ckpt = time.monotonic() + cfg.ckpt_minutes * 60
         for epoch in range(loop.epoch, cfg.epochs):
@@ -291,6 +296,9 @@ class Trainer(Resuming, Lifecycle):
                 loop.correct += task.hits(out, y)
                 loop.seen += n
                 step = loop.step = self._step = step + 1
+                if probe is not None:
+                    self._record_text(0, STRUCTURE_TAG, probe.close())
+                    probe = None
 
                 gstep = step - 1  # the tutorial's epoch * len(loader) + i
                 ckpt_due = self._checkpoint_due(step)
