@@ -17,6 +17,9 @@ from conftest import accumulator, cli, only_run
 
 SCALARS = {"Loss/train", "Accuracy/train", "LR", "Throughput/samples_per_s",
            "Loss/test", "Accuracy/test", "Precision/test", "Recall/test"}
+# each layer's gradient norm (--grad-flow): the mlp's two, the CNN's four
+MLP_FLOW = {"GradFlow/fc1", "GradFlow/fc2"}
+CNN_FLOW = {"GradFlow/conv1", "GradFlow/conv2", "GradFlow/fc1", "GradFlow/fc2"}
 SYS_TAGS = {"sys/cpu_percent", "sys/system_cpu_percent", "sys/ram_used_gib",
             "sys/ram_total_gib", "sys/rss_gib"}
 HPARAM_TAGS = {"_hparams_/experiment", "_hparams_/session_start_info",
@@ -60,7 +63,7 @@ def test_synthetic_run_logs_every_tag_tensorboard_reads(tmp_path):
     tags = ea.Tags()
     # sys/ comes by the clock (every --sys-every 10 s): a run slowed by a busy machine
     # has some; whatever it has are the sampler's own tags
-    assert {t for t in tags["scalars"] if not t.startswith("sys/")} == SCALARS
+    assert {t for t in tags["scalars"] if not t.startswith("sys/")} == SCALARS | MLP_FLOW
     extra = {t for t in tags["scalars"] if t.startswith("sys/")} - SYS_TAGS
     assert all(t.startswith("sys/gpu") or t == "sys/torch_max_allocated_gib" for t in extra)
     params = ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
@@ -88,7 +91,8 @@ def test_embedded_digits_default_runs_offline_and_learns(tmp_path):
     assert run.name.startswith("simple_cnn-digits-")
     ea = accumulator(run)
     # sys/ metrics come every 10 s: a run on a busy machine lasts long enough for them
-    assert {t for t in ea.Tags()["scalars"] if not t.startswith("sys/")} == SCALARS
+    assert {t for t in ea.Tags()["scalars"] if not t.startswith("sys/")} == \
+        SCALARS | CNN_FLOW
     assert "weights/conv1.weight" in ea.Tags()["histograms"]
     assert ea.Scalars("Accuracy/test")[-1].value > 0.8  # 90 steps of the tutorial CNN
 

@@ -121,6 +121,8 @@ class RunConfig:
     eval_views: bool = _f(True, "at each evaluation of a classifier: the confusion matrix, "
                           "per-class precision/recall/F1, a PR curve per class and the most "
                           "confidently misclassified test images (Eval/, PR/)")
+    grad_flow: bool = _f(True, "the gradient norm of each layer at every log interval "
+                         "(GradFlow/<layer>): where gradients vanish or explode")
     structure: bool = _f(True, "log the model's module tree with each module's output "
                          "shape and parameters, from the first step (Model/structure)")
     sys_every: float = _f(10.0, "seconds between system metrics (sys/: CPU, RAM, NVIDIA "
@@ -232,7 +234,7 @@ class RunConfig:
         # The data path and its workers change the speed only: batches come from the
         # same seeded order either way.
         skip = {"data_dir", "logdir", "name", "data_memory", "workers", "sys_every", "compile",
-                "eval_views", "structure",
+                "eval_views", "structure", "grad_flow",
                 *CHECKPOINTING, *(IMAGE_ONLY if self.is_lm else LM_ONLY),
                 *(GPT_SHAPE if self.is_hf else ())}
         return {k: v for k, v in self.to_dict().items() if k not in skip}
@@ -248,7 +250,7 @@ CHECKPOINTING = ("ckpt_minutes", "ckpt_every", "keep_ckpts")
 # What --resume may change: how long to go on, how often to log and checkpoint, where the
 # data is read from and how. Everything else would make the continuation another run.
 RESUMABLE = ("epochs", "max_steps", "log_every", "hist_every", "sys_every", "eval_views",
-             "structure", *CHECKPOINTING,
+             "structure", "grad_flow", *CHECKPOINTING,
              "device", "data_dir", "data_memory", "workers")
 
 

@@ -50,8 +50,10 @@ def default_specs(scalars: set[str], hists: set[str], old: list[ChartSpec] = ()
     if hists:
         first = min(hists, key=lambda t: (not t.startswith("weights/"), t))
         picked.append(ChartSpec(first, "histogram"))
-    # sys/ metrics have their own panel; they join the grid only when pinned.
-    picked += [ChartSpec(t) for t in sorted(scalars - set(tags)) if not t.startswith("sys/")]
+    # sys/ metrics have their own panel, and a layer's GradFlow/ norm is one of dozens:
+    # they join the grid only when pinned.
+    picked += [ChartSpec(t) for t in sorted(scalars - set(tags))
+               if not t.startswith(("sys/", "GradFlow/"))]
     return [kept.get(s.key, s) for s in picked[:MAX_CHARTS]]
 
 

@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 from ...atomic import atomic_write, describe_os_error
+from ..output.gradflow import layer_grad_norms
 from ..output.histograms import summarize
 from ..runtime.control import RunState
 from ..runtime.distributed import bare_model
@@ -60,6 +61,10 @@ class Lifecycle:
 
         return SystemSampler(self.config.sys_every, lambda: max(self._step - 1, 0), emit,
                              cuda=device.type == "cuda").start()
+
+    def _grad_flow(self, model) -> dict[str, float]:
+        bare = bare_model(model)
+        return layer_grad_norms(bare, getattr(bare, "own_name", str))
 
     def _histograms(self, model) -> dict:
         tensors = {}

@@ -317,6 +317,8 @@ class Trainer(Resuming, Lifecycle):
                               "LR": lr, f"Throughput/{self._unit}_per_s": self._rate}
                     if self._flops_per_unit:  # a model and a GPU we know the peak of
                         values["MFU/percent"] = 100 * self._rate * self._flops_per_unit
+                    if cfg.grad_flow and self.world.main:  # one more sync; grads as reduced
+                        values.update(self._grad_flow(model))
                     self._emit("scalars", gstep, values)
                     loop.loss_sum.zero_()
                     loop.correct.zero_()
