@@ -29,6 +29,11 @@ def test_a_run_logs_its_module_tree_with_the_first_steps_shapes(tmp_path):
     conv1 = next(line for line in lines if "conv1: Conv2d(1, 32, kernel_size=(3, 3)" in line)
     assert "16×32×28×28" in conv1 and conv1.split()[-1] == "320"  # 32·9 + 32, padded
     assert lines[-1] == f"{params:,} parameters, {params:,} trainable"
+    # and the graph, for TensorBoard's Graphs tab, traced from one sample of that batch
+    graph = accumulator(only_run(tmp_path / "runs")).Graph()
+    names = [n.name for n in graph.node]
+    assert any("Conv2d[conv1]" in n for n in names) and any("Linear[fc2]" in n for n in names)
+    assert "graph:" not in r.stdout  # traced: nothing to say
 
 
 def test_the_probe_notes_frozen_parts_shared_modules_and_removes_its_hooks():
@@ -57,3 +62,4 @@ def test_switching_the_views_off_logs_neither(tmp_path):
     tags = accumulator(only_run(tmp_path / "runs")).Tags()
     assert "Accuracy/test" in tags["scalars"] and not tags["images"]
     assert not [t for t in tags["tensors"] if t.startswith(("Eval/", "PR/", "Model/"))]
+    assert not tags["graph"]

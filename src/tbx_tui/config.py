@@ -124,7 +124,8 @@ class RunConfig:
     grad_flow: bool = _f(True, "the gradient norm of each layer at every log interval "
                          "(GradFlow/<layer>): where gradients vanish or explode")
     structure: bool = _f(True, "log the model's module tree with each module's output "
-                         "shape and parameters, from the first step (Model/structure)")
+                         "shape and parameters, from the first step (Model/structure), "
+                         "and its graph for TensorBoard's Graphs tab where it traces")
     sys_every: float = _f(10.0, "seconds between system metrics (sys/: CPU, RAM, NVIDIA "
                           "GPUs) in the run's event file; 0 = none", min=0.0, max=86_400.0,
                           unit="seconds")

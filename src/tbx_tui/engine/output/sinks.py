@@ -147,6 +147,12 @@ class TensorBoardSink:
                 self.file.add_summary(summary, step)
             self.file.flush()
 
+    def graph(self, event) -> None:
+        """The model's graph (engine/output/graph.py), an Event of its own."""
+        with self._lock:
+            self.file.add(event)
+            self.file.flush()
+
     def text(self, step: int, tag: str, text: str) -> None:
         """TensorBoard's Text tab renders markdown: a sample goes in as a code block."""
         from tensorboardX.summary import text as text_summary

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ...atomic import atomic_write, describe_os_error
 from ..output.gradflow import layer_grad_norms
+from ..output.graph import graph_event
 from ..output.histograms import summarize
 from ..runtime.control import RunState
 from ..runtime.distributed import bare_model
@@ -39,6 +40,19 @@ class Lifecycle:
         for sink in self.sinks:
             if hasattr(sink, "text"):
                 sink.text(step, tag, text)
+
+    def _record_graph(self, model, example) -> None:
+        """The graph traced from the first batch (one sample of it), for the sinks that
+        record it; a model that cannot be traced is said in one line."""
+        if not any(hasattr(sink, "graph") for sink in self.sinks):
+            return
+        event, why_not = graph_event(bare_model(model), example[:1])
+        if event is None:
+            self._say(why_not)
+            return
+        for sink in self.sinks:
+            if hasattr(sink, "graph"):
+                sink.graph(event)
 
     def _say(self, text: str) -> None:
         """A line for the user, mid-run: the app's status (the snapshot's message) and

@@ -299,6 +299,7 @@ class Trainer(Resuming, Lifecycle):
                 if probe is not None:
                     self._record_text(0, STRUCTURE_TAG, probe.close())
                     probe = None
+                    self._record_graph(model, x)
 
                 gstep = step - 1  # the tutorial's epoch * len(loader) + i
                 ckpt_due = self._checkpoint_due(step)
