@@ -17,21 +17,15 @@ PREFIX = "GradFlow/"
 def layer_grad_norms(model: torch.nn.Module, own_name=str) -> dict[str, float]:
     """``{GradFlow/<layer>: norm}`` of the gradients the last backward left; layers with
     no gradient (frozen, unused) are left out."""
-    layers: list[str] = []
+    layers: dict[str, int] = {}  # layer -> its index, in order of first parameter
     index: list[int] = []
     grads: list[torch.Tensor] = []
     for name, p in model.named_parameters():
         g = p.grad
         if g is None or g.is_sparse:
             continue
-        layer = own_name(name).rpartition(".")[0] or own_name(name)
-        if not layers or layers[-1] != layer:
-            if layer in layers:  # parameters of one module come together; be safe
-                index.append(layers.index(layer))
-                grads.append(g)
-                continue
-            layers.append(layer)
-        index.append(len(layers) - 1)
+        name = own_name(name)
+        index.append(layers.setdefault(name.rpartition(".")[0] or name, len(layers)))
         grads.append(g)
     if not grads:
         return {}

@@ -30,16 +30,14 @@ class Lifecycle:
     def _record_evaluation(self, step: int) -> None:
         """What the evaluation just done found beyond its metrics (the task's details),
         into the sinks that record it."""
-        details = self.task.details
-        if details is not None:
-            for sink in self.sinks:
-                if hasattr(sink, "evaluation"):
-                    sink.evaluation(step, details)
+        if self.task.details is not None:
+            self._offer("evaluation", step, self.task.details)
 
-    def _record_text(self, step: int, tag: str, text: str) -> None:
+    def _offer(self, method: str, *args) -> None:
+        """Call ``method`` on the sinks that have it (``_emit``: on every sink)."""
         for sink in self.sinks:
-            if hasattr(sink, "text"):
-                sink.text(step, tag, text)
+            if hasattr(sink, method):
+                getattr(sink, method)(*args)
 
     def _record_graph(self, model, example) -> None:
         """The graph traced from the first batch (one sample of it), for the sinks that
@@ -49,18 +47,14 @@ class Lifecycle:
         event, why_not = graph_event(bare_model(model), example[:1])
         if event is None:
             self._say(why_not)
-            return
-        for sink in self.sinks:
-            if hasattr(sink, "graph"):
-                sink.graph(event)
+        else:
+            self._offer("graph", event)
 
     def _say(self, text: str) -> None:
         """A line for the user, mid-run: the app's status (the snapshot's message) and
         the console, the sinks that print."""
         self._message = text
-        for sink in self.sinks:
-            if hasattr(sink, "message"):
-                sink.message(text)
+        self._offer("message", text)
 
     def _start_sampler(self, device):
         """sys/ scalars every --sys-every seconds into the sinks that take them."""

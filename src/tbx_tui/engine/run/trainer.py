@@ -297,7 +297,7 @@ class Trainer(Resuming, Lifecycle):
                 loop.seen += n
                 step = loop.step = self._step = step + 1
                 if probe is not None:
-                    self._record_text(0, STRUCTURE_TAG, probe.close())
+                    self._offer("text", 0, STRUCTURE_TAG, probe.close())
                     probe = None
                     self._record_graph(model, x)
 

@@ -23,6 +23,16 @@ WORST = 16           # misclassified test images kept for the grid
 MAX_MATRIX_CLASSES = 256
 
 
+def class_rates(confusion: torch.Tensor):
+    """Per class, from a confusion matrix (rows = truth): (precision, recall, truth
+    counts, predicted counts), float64; 0/0 counts as 0."""
+    cm = confusion.double()
+    tp, truth, predicted = cm.diag(), cm.sum(1), cm.sum(0)
+    precision = torch.where(predicted > 0, tp / predicted.clamp(min=1), 0.0)
+    recall = torch.where(truth > 0, tp / truth.clamp(min=1), 0.0)
+    return precision, recall, truth, predicted
+
+
 @dataclass
 class ClassEvaluation:
     classes: list[str]
@@ -41,10 +51,7 @@ class ClassEvaluation:
 
     def per_class(self) -> list[tuple[str, float, float, float, int]]:
         """(class, precision, recall, F1, support) per class; 0/0 counts as 0."""
-        cm = self.confusion.double()
-        tp, truth, predicted = cm.diag(), cm.sum(1), cm.sum(0)
-        p = torch.where(predicted > 0, tp / predicted.clamp(min=1), 0.0)
-        r = torch.where(truth > 0, tp / truth.clamp(min=1), 0.0)
+        p, r, truth, _ = class_rates(self.confusion)
         f1 = torch.where(p + r > 0, 2 * p * r / (p + r).clamp(min=1e-12), 0.0)
         return [(name, float(p[i]), float(r[i]), float(f1[i]), int(truth[i]))
                 for i, name in enumerate(self.classes)]

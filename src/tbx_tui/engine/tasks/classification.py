@@ -13,7 +13,7 @@ from ..vision.data import load_dataset, normalize
 from ..vision.models import build_model
 from ..vision.streaming import DataPath
 from .base import Task
-from .class_eval import EvaluationGatherer
+from .class_eval import EvaluationGatherer, class_rates
 
 EVAL_BATCH = 1000  # samples per evaluation batch; evaluation keeps no graph
 
@@ -21,16 +21,12 @@ EVAL_BATCH = 1000  # samples per evaluation batch; evaluation keeps no graph
 def classification_metrics(confusion: torch.Tensor) -> dict[str, float]:
     """Accuracy and macro precision/recall from a confusion matrix (rows = truth).
     As scikit-learn: classes never seen nor predicted are left out; 0/0 counts as 0."""
-    cm = confusion.double()
-    tp = cm.diag()
-    truth, predicted = cm.sum(1), cm.sum(0)
+    precision, recall, truth, predicted = class_rates(confusion)
     present = (truth + predicted) > 0
-    precision = torch.where(predicted > 0, tp / predicted.clamp(min=1), 0.0)[present]
-    recall = torch.where(truth > 0, tp / truth.clamp(min=1), 0.0)[present]
     return {
-        "Accuracy/test": float(tp.sum() / cm.sum().clamp(min=1)),
-        "Precision/test": float(precision.mean()),
-        "Recall/test": float(recall.mean()),
+        "Accuracy/test": float(confusion.diag().sum() / confusion.sum().clamp(min=1)),
+        "Precision/test": float(precision[present].mean()),
+        "Recall/test": float(recall[present].mean()),
     }
 
 
