@@ -92,3 +92,56 @@ def sweep_logs(root: Path) -> Path:
                          decay=lr * 10 * (bs / 32))
         tensorboard_hparams(folder, {"lr": lr, "batch_size": bs, "optimizer": "adam"})
     return root
+
+
+STRUCTURE_TEXT = """```
+module                                   output       parameters
+Net                                      8×3          1,475
+├─ body: Sequential                      8×16         1,424
+│  ├─ 0: Linear(in=64, out=16)           8×16         1,040
+│  └─ 1: Linear(in=16, out=16)           8×16         272 frozen
+└─ head: Linear(in=16, out=3)            8×3          51
+1,475 parameters, 1,203 trainable
+```"""
+CLASSES = ("cat", "dog", "bird")
+
+
+def confusion_record(tag: str, counts, classes=CLASSES):
+    """A Summary with confusion counts as engine/output/eval_records.py writes them."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from tbx_tui.engine.output.eval_records import confusion_counts
+
+    ev = SimpleNamespace(classes=list(classes), confusion=torch.tensor(counts))
+    return confusion_counts(tag, ev)
+
+
+def eval_view_logs(folder: Path, start: float = 1_700_000_000.0) -> Path:
+    """A classifier's run with every evaluation view, written by tensorboardX with fixed
+    wall times: two evaluations (confusion counts, PR curves, a picture), gradient norms
+    per layer (one vanishing) and the module tree."""
+    import numpy as np
+    from tensorboardX import SummaryWriter
+
+    counts = [[[8, 2, 0], [3, 5, 2], [0, 1, 9]], [[9, 1, 0], [1, 8, 1], [0, 0, 10]]]
+    with SummaryWriter(str(folder), flush_secs=1) as w:
+        w.add_text("Model/structure", STRUCTURE_TEXT, 0, walltime=start)
+        for step in range(0, 40, 10):
+            w.add_scalar("Loss/train", 1.0 / (1 + step), step, walltime=start + step)
+            for k, layer in enumerate(("body.0", "body.1", "head")):
+                norm = 1e-9 if layer == "body.0" else 0.1 * (k + 1) / (1 + step / 10)
+                w.add_scalar(f"GradFlow/{layer}", norm, step, walltime=start + step)
+        for e, step in enumerate((19, 39)):
+            w.file_writer.add_summary(confusion_record("Eval/confusion_matrix/counts",
+                                                       counts[e]), step, start + step)
+            rng = np.random.default_rng(e)
+            for c, name in enumerate(CLASSES):
+                labels = rng.integers(0, 2, 60)
+                scores = np.clip(labels * 0.6 + rng.random(60) * 0.5, 0, 1)
+                w.add_pr_curve(f"PR/{name}", labels, scores, step, walltime=start + step)
+            y, x = np.mgrid[0:24, 0:48]
+            picture = np.stack([x * 5, y * 10, (x + y) * 3 + 60 * e]).astype(np.uint8)
+            w.add_image("Eval/misclassified", picture, step, walltime=start + step)
+    return folder

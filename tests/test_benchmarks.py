@@ -112,3 +112,8 @@ def test_ssh_bytes_benchmark_runs(shared_data):
 def test_eval_views_benchmark_runs():
     out = run("bench_eval_views.py", "--data", "digits", "--rounds", "1")
     assert "cost of an epoch" in out and "digits" in out.splitlines()[-2]
+
+
+def test_view_redraw_benchmark_runs():
+    out = run("bench_view_redraw.py", "--rounds", "1", "--classes", "4", "--layers", "3")
+    assert "200x60:" in out and "structure" in out.splitlines()[-1]

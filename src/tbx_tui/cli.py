@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
 import textwrap
@@ -194,7 +195,8 @@ def watch_main(argv: Sequence[str]) -> int:
         from .logs.summary import summary
 
         watcher.poll()
-        print(summary(watcher.store))
+        width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
+        print(summary(watcher.store, columns=width))
         return 0
     from .tui.app import make_app
 

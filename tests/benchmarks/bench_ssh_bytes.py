@@ -60,8 +60,9 @@ def main() -> int:
                     if app.wait(lambda s: "Loss/train" in s and "live" in s, 60) is None:
                         raise SystemExit(f"watch never showed the run:\n{app.text()}")
                     # Steady state: after the first evaluation, whose new tags rearrange
-                    # the grid once (a one-off full frame): this run has 9 charts then.
-                    if app.wait(lambda s: "of 9 ·" in s or "9 charts" in s, 180) is None:
+                    # the grid once (a one-off full frame); the tag tree lists its
+                    # confusion view from then on.
+                    if app.wait(lambda s: "confusion:" in s, 180) is None:
                         raise SystemExit(f"no evaluation showed:\n{app.text()}")
                     time.sleep(args.warmup)
                     b0, t0 = app.bytes, time.perf_counter()

@@ -19,7 +19,17 @@ import numpy as np
 from ..safe_text import clean, clean_name
 from .reader import Chunk
 from ..run_state import STATE_TAG, parse_state_text
-from .wire import SESSION_START, Event, Histogram
+from .wire import SESSION_START, EncodedImage, Event, Histogram
+
+# Bounds on what evaluation views keep (a stranger's log may hold thousands of them). An
+# image's bytes are kept for the newest KEEP_IMAGES points of its tag and within
+# IMAGE_BUDGET for the whole store (the oldest go first); older points keep their step and
+# size, and say their picture was let go. PR curves and confusion counts keep their newest
+# KEEP_ARRAYS points a tag (a 256-class matrix is 0.5 MB).
+MAX_IMAGE_BYTES = 32 << 20
+KEEP_IMAGES = 4
+IMAGE_BUDGET = 192 << 20
+KEEP_ARRAYS = 64
 
 
 class Series:
@@ -90,6 +100,22 @@ class TextPoint:
 
 
 @dataclass
+class ImagePoint:
+    step: int
+    wall: float
+    image: EncodedImage           # .data is b"" once let go (or never kept: ``problem``)
+    problem: str = ""
+
+
+@dataclass
+class ArrayPoint:
+    step: int
+    wall: float
+    array: np.ndarray             # PR: [6, thresholds]; confusion: [classes, classes]
+    classes: tuple[str, ...] = ()  # confusion: the class names (cleaned)
+
+
+@dataclass
 class RunData:
     name: str
     path: str
@@ -97,6 +123,9 @@ class RunData:
     histograms: dict[str, list[HistogramPoint]] = field(default_factory=dict)
     hparams: dict[str, object] = field(default_factory=dict)
     texts: dict[str, list[TextPoint]] = field(default_factory=dict)
+    images: dict[str, list[ImagePoint]] = field(default_factory=dict)
+    curves: dict[str, list[ArrayPoint]] = field(default_factory=dict)    # PR curves
+    matrices: dict[str, list[ArrayPoint]] = field(default_factory=dict)  # confusion counts
     end_state: str | None = None      # how the run said it ended (run_state.ENDED), if it did
     end_reason: str = ""
     records: int = 0
@@ -117,6 +146,7 @@ class MetricStore:
         self.lock = threading.RLock()
         self.runs: dict[str, RunData] = {}
         self.version = 0
+        self.image_bytes = 0  # encoded image bytes held, over all runs (IMAGE_BUDGET)
 
     def run(self, name: str, path: str) -> RunData:
         with self.lock:
@@ -127,7 +157,10 @@ class MetricStore:
 
     def drop_run(self, name: str) -> None:
         with self.lock:
-            if self.runs.pop(name, None) is not None:
+            run = self.runs.pop(name, None)
+            if run is not None:
+                self.image_bytes -= sum(len(p.image.data) for ps in run.images.values()
+                                        for p in ps)
                 self.version += 1
 
     def touch(self, run: RunData) -> None:
@@ -168,14 +201,21 @@ class MetricStore:
                 self._value(run, ev, v)
         return purges
 
-    @staticmethod
-    def _value(run: RunData, ev: Event, v) -> None:
+    def _value(self, run: RunData, ev: Event, v) -> None:
         tag = clean_name(v.tag)
         if v.kind == "scalar":
             run.scalars.setdefault(tag, Series()).append([ev.step], [ev.wall_time], [v.scalar])
         elif v.kind == "histogram":
             run.histograms.setdefault(tag, []).append(HistogramPoint(ev.step, ev.wall_time,
                                                                        v.histogram))
+        elif v.kind == "image":
+            self._add_image(run, tag, ImagePoint(ev.step, ev.wall_time, v.image))
+        elif v.kind == "pr":
+            _keep(run.curves.setdefault(tag, []), ArrayPoint(ev.step, ev.wall_time, v.array))
+        elif v.kind == "matrix":
+            _keep(run.matrices.setdefault(tag, []),
+                  ArrayPoint(ev.step, ev.wall_time, v.array, class_names(v.content,
+                                                                         len(v.array))))
         elif v.kind == "hparams":
             from .hparams import apply_hparams
 
@@ -187,6 +227,31 @@ class MetricStore:
                 state, why = parse_state_text(text)
                 if state is not None:
                     run.end_state, run.end_reason = state, why
+
+    def _add_image(self, run: RunData, tag: str, point: ImagePoint) -> None:
+        size = len(point.image.data)
+        if size > MAX_IMAGE_BYTES:
+            point.image.data = b""
+            point.problem = (f"image record of {size / (1 << 20):.0f} MiB: over "
+                             f"{MAX_IMAGE_BYTES >> 20} MiB, not kept")
+        points = run.images.setdefault(tag, [])
+        points.append(point)
+        self.image_bytes += len(point.image.data)
+        for old in points[:-KEEP_IMAGES]:
+            self._let_go(old)
+        if self.image_bytes > IMAGE_BUDGET:
+            held = sorted((p.wall, id(p), p) for r in self.runs.values()
+                          for ps in r.images.values() for p in ps if p.image.data)
+            for _, _, p in held:
+                if self.image_bytes <= IMAGE_BUDGET or p is point:
+                    break
+                self._let_go(p)
+
+    def _let_go(self, point: ImagePoint) -> None:
+        if point.image.data:
+            self.image_bytes -= len(point.image.data)
+            point.image.data = b""
+            point.problem = point.problem or "no longer held (only the newest images are)"
 
     @staticmethod
     def _note(run: RunData, step: int, wall: float, summary: bool) -> None:
@@ -219,11 +284,36 @@ class MetricStore:
         for i in np.flatnonzero(steps < prev):
             purges.append((int(offsets[i]), int(steps[i]), (tag,)))
 
-    @staticmethod
-    def _purge(run: RunData, step: int, tags: tuple | None) -> None:
+    def _purge(self, run: RunData, step: int, tags: tuple | None) -> None:
         names = run.scalars if tags is None else [t for t in tags if t in run.scalars]
         for tag in names:
             run.scalars[tag].purge(step)
         hnames = run.histograms if tags is None else [t for t in tags if t in run.histograms]
         for tag in hnames:
             run.histograms[tag] = [p for p in run.histograms[tag] if p.step < step]
+        for tag in run.images if tags is None else [t for t in tags if t in run.images]:
+            for p in run.images[tag]:
+                if p.step >= step:
+                    self._let_go(p)
+        for points in (run.images, run.curves, run.matrices):
+            for tag in points if tags is None else [t for t in tags if t in points]:
+                points[tag] = [p for p in points[tag] if p.step < step]
+
+
+def _keep(points: list, point) -> None:
+    points.append(point)
+    del points[:-KEEP_ARRAYS]
+
+
+def class_names(content: bytes, count: int) -> tuple[str, ...]:
+    """The class names a confusion record's metadata carries (JSON ``{"classes": […]}``),
+    cleaned; numbers where it has none that fit."""
+    import json
+
+    try:
+        names = json.loads(content.decode("utf-8"))["classes"]
+    except (ValueError, KeyError, TypeError, RecursionError):
+        names = None
+    if not isinstance(names, list) or len(names) != count:
+        return tuple(str(i) for i in range(count))
+    return tuple(clean_name(str(n))[:80] for n in names)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 
+from .evaluation import confusion_text
 from .store import MetricStore
 from .watcher import run_status
 
@@ -23,7 +24,7 @@ def fmt(value: float) -> str:
     return f"{value:.6g}"
 
 
-def summary(store: MetricStore, now: float | None = None) -> str:
+def summary(store: MetricStore, now: float | None = None, columns: int = 100) -> str:
     now = time.time() if now is None else now
     lines = []
     with store.lock:
@@ -42,7 +43,7 @@ def summary(store: MetricStore, now: float | None = None) -> str:
                 lines.append(f"  ({run.empty_files} empty event file(s))")
             for where, problem in sorted(run.problems.items()):
                 lines.append(f"  ! {where + ': ' if where else ''}{problem}")
-            width = max([len(t) for t in list(run.scalars) + list(run.histograms)] + [3])
+            width = max([len(t) for t in [*run.scalars, *run.histograms, *run.images]] + [3])
             for tag in sorted(run.scalars):
                 s = run.scalars[tag]
                 if len(s):
@@ -53,10 +54,21 @@ def summary(store: MetricStore, now: float | None = None) -> str:
                 if h:
                     lines.append(f"  {tag:<{width}}  {len(h):>9,} histograms  last step "
                                  f"{h[-1].step}")
+            for tag in sorted(run.images):
+                im = run.images[tag][-1].image
+                lines.append(f"  {tag:<{width}}  {len(run.images[tag]):>9,} images  last step "
+                             f"{run.images[tag][-1].step}  {im.width}×{im.height} px")
+            if run.curves:
+                last = max(p[-1].step for p in run.curves.values() if p)
+                lines.append(f"  PR curves: {len(run.curves)} classes, last step {last}")
             if run.hparams:
                 hp = ", ".join(f"{k}={fmt(v) if isinstance(v, float) else v}"
                                for k, v in sorted(run.hparams.items()))
                 lines.append(f"  hparams: {hp}")
+            for tag in sorted(run.matrices):  # the newest evaluation's
+                point = run.matrices[tag][-1]
+                lines.append(f"  {tag} at step {point.step:,}:")
+                lines += [f"    {line}".rstrip() for line in confusion_text(point, columns - 4)]
     # Every name, tag, reason and hparam came through the store's clean(): no control
     # bytes reach the reader's terminal.
     return "\n".join(lines)

@@ -1,8 +1,10 @@
 """A small protobuf wire-format decoder for TensorBoard's Event records.
 
 Only what a viewer needs: scalars (``simple_value`` and 0-d tensors), histograms
-(``HistogramProto`` and the ``[k, 3]`` tensor layout), hparams plugin data, file versions
-and ``SessionLog`` restarts. Written against the wire format, not generated classes, so the
+(``HistogramProto`` and the ``[k, 3]`` tensor layout), hparams plugin data, text, images
+(``Summary.Image`` and the images plugin's string tensors), PR curves (the pr_curves
+plugin's ``[6, thresholds]`` tensor), confusion-matrix counts (``tbx_confusion``), file
+versions and ``SessionLog`` restarts. Written against the wire format, not generated classes, so the
 reader needs neither torch, TensorFlow nor a particular protobuf runtime, and so it can
 report *where* a record's values sit (see ``scalar_layout``), which the vectorised fast
 path in reader.py builds on. Malformed input raises ``WireError``.
@@ -23,6 +25,8 @@ _DTYPES = {1: np.dtype("<f4"), 2: np.dtype("<f8"), 3: np.dtype("<i4"), 9: np.dty
            19: np.dtype("<f2")}
 _VAL_FIELDS = {1: 5, 2: 6, 3: 7, 9: 10, 19: 13}  # dtype -> repeated *_val field number
 SESSION_START = 1
+PR_PLUGIN = "pr_curves"
+CONFUSION_PLUGIN = "tbx_confusion"  # engine/output/eval_records.py writes it
 
 
 class WireError(ValueError):
@@ -87,13 +91,26 @@ class Histogram:
 
 
 @dataclass
+class EncodedImage:
+    """An image as the writer stored it (PNG, usually): decoded only where it is shown,
+    off the UI thread. ``width``/``height`` are what the record claims (0: not said)."""
+
+    width: int
+    height: int
+    data: bytes
+    count: int = 1          # images in the record (TF2 writers send several; the first kept)
+
+
+@dataclass
 class Value:
     tag: str
-    kind: str               # "scalar", "histogram", "hparams", "text" or "other"
+    kind: str  # "scalar", "histogram", "hparams", "text", "image", "pr", "matrix", "other"
     scalar: float = 0.0
     histogram: Histogram | None = None
     plugin: str = ""        # plugin_name from the metadata, if any
-    content: bytes = b""    # plugin content (hparams), or UTF-8 text (text)
+    content: bytes = b""    # plugin content (hparams, matrix), or UTF-8 text (text)
+    image: EncodedImage | None = None
+    array: np.ndarray | None = None  # pr: [6, thresholds]; matrix: [classes, classes]
 
 
 @dataclass
@@ -134,6 +151,7 @@ def parse_event(buf, start: int = 0, end: int | None = None,
 
 def _parse_value(buf, start: int, end: int, plugins: dict[str, str] | None) -> Value:
     tag, simple, histo, tensor, plugin, content = "", None, None, None, "", b""
+    image = None
     for number, wire, _, s, e in fields(buf, start, end):
         if number == 1 and wire == 2:
             tag = bytes(buf[s:e]).decode("utf-8", "replace")
@@ -143,6 +161,8 @@ def _parse_value(buf, start: int, end: int, plugins: dict[str, str] | None) -> V
             simple = _F32.unpack_from(buf, s)[0]
         elif number == 5 and wire == 2:
             histo = (s, e)
+        elif number == 4 and wire == 2:
+            image = (s, e)
         elif number == 8 and wire == 2:
             tensor = (s, e)
         elif number == 9 and wire == 2:
@@ -156,8 +176,14 @@ def _parse_value(buf, start: int, end: int, plugins: dict[str, str] | None) -> V
         return Value(tag, "scalar", scalar=float(simple), plugin=plugin)
     if histo is not None:
         return Value(tag, "histogram", histogram=_parse_histo(buf, *histo), plugin=plugin)
+    if image is not None:
+        return Value(tag, "image", plugin=plugin or "images", image=_parse_image(buf, *image))
     if plugin == "hparams":
         return Value(tag, "hparams", plugin=plugin, content=content)
+    if tensor is not None and plugin == "images":
+        return Value(tag, "image", plugin=plugin, image=_image_tensor(buf, *tensor))
+    if tensor is not None and plugin in (PR_PLUGIN, CONFUSION_PLUGIN):
+        return _array_value(tag, plugin, content, *_parse_tensor(buf, *tensor))
     if tensor is not None and plugin == "text":
         return Value(tag, "text", plugin=plugin, content=_tensor_strings(buf, *tensor))
     if tensor is not None and plugin in ("", "scalars", "histograms"):
@@ -236,6 +262,45 @@ def _parse_tensor(buf, start: int, end: int) -> tuple[np.ndarray | None, tuple[i
             arr = np.concatenate([_packed(buf, s, e, w, dtype) for w, s, e in parts]) \
                 if parts else np.zeros(0, dtype)
     return arr.astype(np.float64), tuple(shape)
+
+
+def _parse_image(buf, start: int, end: int) -> EncodedImage:
+    """``Summary.Image``: height 1, width 2, colorspace 3, encoded_image_string 4."""
+    dims, data = {1: 0, 2: 0}, b""
+    for number, wire, value, s, e in fields(buf, start, end):
+        if number in dims and wire == 0:
+            dims[number] = value
+        elif number == 4 and wire == 2:
+            data = bytes(buf[s:e])
+    return EncodedImage(dims[2], dims[1], data)
+
+
+def _image_tensor(buf, start: int, end: int) -> EncodedImage:
+    """The images plugin's tensor (TF2 writers): strings [width, height, image, …]."""
+    parts = [(s, e) for number, wire, _, s, e in fields(buf, start, end)
+             if number == 8 and wire == 2]
+    if len(parts) < 3:
+        raise WireError("an image tensor without an image")
+
+    def number(span) -> int:
+        text = bytes(buf[span[0]:span[1]])
+        return int(text) if text.isdigit() and len(text) < 10 else 0
+
+    s, e = parts[2]
+    return EncodedImage(number(parts[0]), number(parts[1]), bytes(buf[s:e]), len(parts) - 2)
+
+
+def _array_value(tag: str, plugin: str, content: bytes, arr, shape) -> Value:
+    """A PR curve ([6, thresholds]: TP, FP, TN, FN, precision, recall) or confusion counts
+    ([classes, classes]); anything else under those plugins is "other"."""
+    if arr is None or len(shape) != 2 or int(np.prod(shape)) != len(arr):
+        return Value(tag, "other", plugin=plugin)
+    arr = arr.reshape(shape)
+    if plugin == PR_PLUGIN and shape[0] == 6 and shape[1] >= 1:
+        return Value(tag, "pr", plugin=plugin, array=arr.astype(np.float32))
+    if plugin == CONFUSION_PLUGIN and shape[0] == shape[1] >= 1:
+        return Value(tag, "matrix", plugin=plugin, content=content, array=arr)
+    return Value(tag, "other", plugin=plugin)
 
 
 def _tensor_strings(buf, start: int, end: int) -> bytes:

@@ -24,24 +24,33 @@ PREFERRED = ("Loss/train", "loss", "Loss/test", "Loss/val", "Accuracy/test", "Pe
              "R2/test", "Accuracy/train", "LR")
 MIN_CELL_W, MIN_CELL_H = 36, 9
 CELL_ASPECT = 3.0
-MAX_CHARTS = 12
+MAX_CHARTS = 16
+COUNTS_SUFFIX = "/counts"  # Eval/confusion_matrix/counts beside the picture Eval/confusion_matrix
+# Evaluation views (logs/evaluation.py): what the model gets wrong, beside the curves.
+VIEW_KINDS = ("confusion", "pr", "image", "gradflow", "structure")
+KINDS = ("scalar", "histogram", *VIEW_KINDS)
+STEPPED = ("confusion", "pr", "image", "gradflow")  # `,` and `.` choose their step
 
 
 @dataclass
 class ChartSpec:
     tag: str
-    kind: str = "scalar"           # "scalar" or "histogram"
+    kind: str = "scalar"           # one of KINDS
     log_y: bool = False            # scalars: the y scale of this chart
     mode: str = MODES[0]           # histograms: latest / overlay / distribution
+    step: int | None = None        # views: the step shown; None follows the newest
+    pick: str = ""                 # PR curves: the class's tag picked from the list
 
     @property
     def key(self) -> str:
         return f"{self.kind}:{self.tag}"
 
 
-def default_specs(scalars: set[str], hists: set[str], old: list[ChartSpec] = ()
-                  ) -> list[ChartSpec]:
-    """The preferred tags that exist, one histogram (weights first), then the remaining
+def default_specs(scalars: set[str], hists: set[str], old: list[ChartSpec] = (),
+                  views: list[tuple[str, str]] = ()) -> list[ChartSpec]:
+    """The preferred tags that exist, one histogram (weights first), the evaluation
+    views the runs have (``views``: (kind, tag), in logs.evaluation.views' order; the
+    confusion matrix's picture left out where its counts are drawn), then the remaining
     scalar tags but the system's. A chart's own view survives (``old``) while its tag
     stays."""
     kept = {s.key: s for s in old}
@@ -50,6 +59,11 @@ def default_specs(scalars: set[str], hists: set[str], old: list[ChartSpec] = ()
     if hists:
         first = min(hists, key=lambda t: (not t.startswith("weights/"), t))
         picked.append(ChartSpec(first, "histogram"))
+    # The picture of a matrix whose counts the confusion view draws says nothing more,
+    # and each new one repaints a whole cell over SSH: pinned from the tag tree only.
+    counted = {tag.removesuffix(COUNTS_SUFFIX) for kind, tag in views if kind == "confusion"}
+    picked += [ChartSpec(tag, kind) for kind, tag in views
+               if not (kind == "image" and tag in counted)]
     # sys/ metrics have their own panel, and a layer's GradFlow/ norm is one of dozens:
     # they join the grid only when pinned.
     picked += [ChartSpec(t) for t in sorted(scalars - set(tags))
@@ -135,9 +149,12 @@ def _number(value, low: float, high: float, default):
 
 def _spec(c) -> ChartSpec:
     return ChartSpec(clean(str(c["tag"])[:MAX_TAG]),
-                     c.get("kind") if c.get("kind") in ("scalar", "histogram") else "scalar",
+                     c.get("kind") if c.get("kind") in KINDS else "scalar",
                      c.get("log_y") is True,
-                     c.get("mode") if c.get("mode") in MODES else MODES[0])
+                     c.get("mode") if c.get("mode") in MODES else MODES[0],
+                     int(_number(c.get("step"), 0, 1 << 62, 0)) if c.get("step") is not None
+                     else None,
+                     clean(str(c.get("pick") or "")[:MAX_TAG]))
 
 
 def load_view(key: str) -> tuple[dict, str | None]:

@@ -17,7 +17,7 @@ import json
 
 import torch
 
-CONFUSION_PLUGIN = "tbx_confusion"
+CONFUSION_PLUGIN = "tbx_confusion"  # logs/wire.py reads it by this name (a test checks)
 MAX_IMAGE_SIDE = 1024  # pixels: a 1,000-class matrix still makes a readable, small PNG
 
 

@@ -7,35 +7,21 @@ from __future__ import annotations
 
 
 from textual.containers import Container
-from textual.events import Click
 from textual.markup import escape
 
 from ..grid_state import ChartSpec, grid_shape, window
 from ..widgets.curve_plot import CurveData, CurvePlot
 from ..widgets.histogram_plot import HistogramPlot
 from . import Panel, PanelContext
+from .cell import Cell
+from .confusion import ConfusionChart
+from .grad_flow import GradFlowChart
+from .image_view import ImageChart
+from .pr_chart import PRChart
+from .structure_view import StructureChart
 
 
-class _Cell:
-    """What a grid cell adds to its plot: its chart, the signature of what it last drew
-    (nothing is redrawn while that holds), and a click that selects it."""
-
-    def __init__(self, spec: ChartSpec):
-        super().__init__(classes="chart plot")
-        self.spec = spec
-        self._sig = None
-
-    def set_title(self, title: str) -> None:
-        """Textual repaints the whole cell on any title assignment, even an equal one."""
-        if title != getattr(self, "_title", None):
-            self._title = title
-            self.border_title = title
-
-    def on_click(self, event: Click) -> None:
-        self.screen.query_one(ChartGrid).select_spec(self.spec)
-
-
-class CurveChart(_Cell, CurvePlot):
+class CurveChart(Cell, CurvePlot):
 
     def update_chart(self, ctx: PanelContext) -> bool:
         spec, runs = self.spec, ctx.runs
@@ -59,7 +45,7 @@ class CurveChart(_Cell, CurvePlot):
         return True
 
 
-class HistogramChart(_Cell, HistogramPlot):
+class HistogramChart(Cell, HistogramPlot):
 
     def update_chart(self, ctx: PanelContext) -> bool:
         spec, runs = self.spec, ctx.runs
@@ -82,6 +68,11 @@ class HistogramChart(_Cell, HistogramPlot):
         return True
 
 
+CELLS = {"scalar": CurveChart, "histogram": HistogramChart, "confusion": ConfusionChart,
+         "pr": PRChart, "image": ImageChart, "gradflow": GradFlowChart,
+         "structure": StructureChart}
+
+
 class ChartGrid(Panel, Container):
     """``specs``: every chart chosen; ``selected``: the index keys act on."""
 
@@ -90,9 +81,10 @@ class ChartGrid(Panel, Container):
         self.specs: list[ChartSpec] = []
         self.selected = 0
         self.zoomed = False
-        self._cells: dict[str, CurveChart | HistogramChart] = {}
+        self._cells: dict[str, Cell] = {}
         self._arranged: tuple = ()
         self.behind = False  # the last sync drew a chart and left others to look at
+        self.chosen = False  # the user selected a chart (keys, a click, a pin, a saved view)
 
     @property
     def current(self) -> ChartSpec | None:
@@ -106,15 +98,21 @@ class ChartGrid(Panel, Container):
         return [self.specs[i] for i in window(len(self.specs), shown, self.selected)]
 
     def set_specs(self, specs: list[ChartSpec], selected: int | None = None) -> None:
-        keep = self.current.key if self.current else None
+        # Until the user picks a chart, the first stays selected: a view that came before
+        # the curves (the module tree, at step 0) would else keep the selection, and the
+        # grid its page, once the curves arrive.
+        keep = self.current.key if self.current and self.chosen else None
         self.specs = list(specs)
         keys = [s.key for s in self.specs]
+        if selected is not None:
+            self.chosen = True
         self.selected = selected if selected is not None else \
             keys.index(keep) if keep in keys else 0
         self.selected = min(max(self.selected, 0), max(len(self.specs) - 1, 0))
         self.arrange_cells()
 
     def select(self, index: int) -> None:
+        self.chosen = True
         if self.specs:
             self.selected = index % len(self.specs)
             self.arrange_cells()
@@ -157,7 +155,7 @@ class ChartGrid(Panel, Container):
         self._cells = {}
         cells = []
         for spec in specs:
-            cell = (HistogramChart if spec.kind == "histogram" else CurveChart)(spec)
+            cell = CELLS.get(spec.kind, CurveChart)(spec)
             if spec.key in old and hasattr(old[spec.key], "cache"):
                 cell.cache = old[spec.key].cache
             cell.set_class(spec.key == sel and len(self.specs) > 1, "-selected")
@@ -174,7 +172,7 @@ class ChartGrid(Panel, Container):
     # while training; one a call, 118-186 ms: bench_keys.py.)
     def sync_panel(self, ctx: PanelContext) -> bool:
         self.behind = False
-        cells = [c for c in self.children if isinstance(c, (CurveChart, HistogramChart))]
+        cells = [c for c in self.children if isinstance(c, Cell)]
         cells.sort(key=lambda c: not c.has_class("-selected"))  # the one keys act on first
         for i, cell in enumerate(cells):
             if cell.update_chart(ctx):

@@ -27,7 +27,8 @@ from ...logs.labels import run_labels
 from ...logs.series import DEFAULT_SMOOTHING
 from ...logs.store import MetricStore
 from .. import heap
-from ..grid_state import ChartSpec, ViewSaver, default_specs, load_view
+from ...logs import evaluation
+from ..grid_state import STEPPED, VIEW_KINDS, ChartSpec, ViewSaver, default_specs, load_view
 from ..panels import PanelContext
 from ..panels.chart_grid import ChartGrid
 from ..panels.run_table import RunTable
@@ -87,6 +88,11 @@ class DashboardScreen(Screen):
                 tooltip="log / linear y scale of the selected chart"),
         Binding("h", "hist_mode", "Hist view", show=False, tooltip="histogram chart: "
                 "latest, overlay of several steps, distribution over steps"),
+        Binding("comma", "step(-1)", "Earlier", key_display=",", show=False,
+                tooltip="evaluation views (confusion, PR, images, gradient flow): an "
+                "earlier step"),
+        Binding("full_stop", "step(1)", "Later", key_display=".", show=False,
+                tooltip="evaluation views: a later step; past the newest, follow new ones"),
         Binding("b", "toggle_side", "Side", tooltip="fold / unfold the side panel"),
         Binding("H", "hparams", "HParams", tooltip="HParams view: every run's "
                 "hyperparameters and final metrics; sort, filter, choose, diff"),
@@ -114,7 +120,7 @@ class DashboardScreen(Screen):
         self.smoothing = DEFAULT_SMOOTHING
         self.by_time = False
         self.user_charts = False  # the user pinned/unpinned: the grid no longer follows tags
-        self._tags: tuple[set, set] = (set(), set())
+        self._tags: tuple = (set(), set(), [])
         self._seen_version = -1
         self._status_text = ""
         self._legend_text: str | None = None
@@ -289,11 +295,13 @@ class DashboardScreen(Screen):
         self.labels = run_labels({n: r.hparams for n, r in runs.items()})
         scalars = {t for r in runs.values() for t in r.scalars}
         hists = {t for r in runs.values() for t in r.histograms}
-        self.query_one(TagTree).sync(scalars, hists)
-        if (scalars, hists) != self._tags:
-            self._tags = (scalars, hists)
+        found = [v for r in runs.values() for v in evaluation.views(r)]
+        views = sorted(set(found), key=lambda v: (VIEW_KINDS.index(v[0]), v[1]))
+        self.query_one(TagTree).sync(scalars, hists, views)
+        if (scalars, hists, views) != self._tags:
+            self._tags = (scalars, hists, views)
             if not self.user_charts:
-                self.grid.set_specs(default_specs(scalars, hists, self.grid.specs))
+                self.grid.set_specs(default_specs(scalars, hists, self.grid.specs, views))
 
     def _legend(self, ctx: PanelContext) -> bool:
         names = [n for n in sorted(ctx.runs) if n in ctx.shown]
@@ -430,7 +438,8 @@ class DashboardScreen(Screen):
     def action_default_grid(self) -> None:
         self.user_charts = False
         self.grid.zoomed = False
-        self.grid.set_specs(default_specs(*self._tags, self.grid.specs), selected=0)
+        scalars, hists, views = self._tags
+        self.grid.set_specs(default_specs(scalars, hists, self.grid.specs, views), selected=0)
         self.save_view()
         self.redraw_now()
 
@@ -467,6 +476,35 @@ class DashboardScreen(Screen):
         spec.mode = MODES[(MODES.index(spec.mode) + 1) % len(MODES)]
         self.save_view()
         self.redraw_now()
+
+    def action_step(self, delta: int) -> None:
+        spec = next((s for s in ([self.grid.current] if self.grid.current else [])
+                     if s.kind in STEPPED), None) or \
+            next((s for s in self.grid.visible if s.kind in STEPPED), None)
+        if spec is None:
+            self.notify("no evaluation view on the grid: confusion, PR, image and gradient "
+                        "flow charts have steps", severity="warning")
+            return
+        with self.store.lock:
+            steps = self._view_steps(spec)
+        spec.step = evaluation.neighbour_step(steps, spec.step, delta)
+        self.save_view()
+        self.redraw_now()
+
+    def _view_steps(self, spec: ChartSpec) -> list[int]:
+        """Every step the view has data at, over the runs it may show."""
+        steps: set[int] = set()
+        for run in self.visible_runs().values():
+            if spec.kind == "confusion":
+                steps |= {p.step for p in run.matrices.get(spec.tag, [])}
+            elif spec.kind == "image":
+                steps |= {p.step for p in run.images.get(spec.tag, [])}
+            elif spec.kind == "pr":
+                steps |= {p.step for ps in run.curves.values() for p in ps}
+            elif spec.kind == "gradflow":
+                steps |= {int(s) for t, series in run.scalars.items()
+                          if t.startswith(evaluation.GRAD_PREFIX) for s in series.steps}
+        return sorted(steps)
 
     def action_toggle_side(self) -> None:
         side = self.query_one("#side")

@@ -6,19 +6,31 @@ from rich.text import Text
 from textual.widgets import Tree
 
 
+VIEW_NAMES = {"confusion": "confusion", "pr": "PR curves", "image": "image",
+              "gradflow": "gradient flow", "structure": "model structure"}
+
+
 class TagTree(Tree):
     def __init__(self, **kwargs):
         super().__init__("tags", **kwargs)
         self.show_root = False
         self._known: tuple = ()
 
-    def sync(self, scalar_tags: set[str], histogram_tags: set[str]) -> bool:
-        """Rebuild when the set of tags changed. Returns whether it did."""
-        key = (tuple(sorted(scalar_tags)), tuple(sorted(histogram_tags)))
+    def sync(self, scalar_tags: set[str], histogram_tags: set[str],
+             views: list[tuple[str, str]] = ()) -> bool:
+        """Rebuild when the set of tags changed. Returns whether it did. ``views``: the
+        evaluation views, (kind, tag), under a group of their own at the top."""
+        key = (tuple(sorted(scalar_tags)), tuple(sorted(histogram_tags)), tuple(views))
         if key == self._known:
             return False
         self._known = key
         self.clear()
+        if views:
+            node = self.root.add(Text("views"), expand=True)
+            for kind, tag in views:
+                node.add_leaf(Text(f"{VIEW_NAMES[kind]}" + (f": {tag}" if kind in
+                                                            ("confusion", "image") else "")),
+                              data=(tag, kind))
         groups: dict[str, list[tuple[str, str]]] = {}
         for kind, tags in (("scalar", key[0]), ("histogram", key[1])):
             for tag in tags:
