@@ -7,6 +7,7 @@ from __future__ import annotations
 from textual.events import Click
 from textual.markup import escape
 
+from ...logs.evaluation import pick_step
 from ..grid_state import ChartSpec
 from . import PanelContext
 
@@ -22,6 +23,14 @@ class Cell:
         if title != getattr(self, "_title", None):
             self._title = title
             self.border_title = title
+
+    def newest(self, ctx: PanelContext, field: str) -> tuple[str | None, list, object]:
+        """(run, its points of this chart's tag in ``RunData.<field>``, the point at the
+        chart's step) for a view of one tag in one run."""
+        tag = self.spec.tag
+        name = run_having(ctx, lambda r: bool(getattr(r, field).get(tag)))
+        points = getattr(ctx.runs[name], field).get(tag, []) if name else []
+        return name, points, pick_step(points, self.spec.step)
 
     def title_view(self, ctx: PanelContext, name: str | None, what: str,
                    steps: list[int] | None = None) -> None:

@@ -13,9 +13,9 @@ from rich.text import Text
 from textual.color import Color
 from textual.widgets import Static
 
-from ...logs.evaluation import class_label, most_confused, per_class, pick_step
+from ...logs.evaluation import class_label, most_confused, per_class
 from . import PanelContext
-from .cell import SizedCell, run_having
+from .cell import SizedCell
 
 GAP = 3  # columns between the matrix and the table
 
@@ -25,10 +25,7 @@ class ConfusionChart(SizedCell, Static):
     def update_chart(self, ctx: PanelContext) -> bool:
         self.remember(ctx)
         spec = self.spec
-        name = run_having(ctx, lambda r: bool(r.matrices.get(spec.tag)))
-        run = ctx.runs.get(name) if name else None
-        points = run.matrices.get(spec.tag, []) if run else []
-        point = pick_step(points, spec.step)
+        name, points, point = self.newest(ctx, "matrices")
         # The points, not the run's version: that changes with every scalar, and a
         # Static's update repaints all of it (the bytes sent over SSH).
         sig = (name, spec.tag, id(point), len(points), self.size, self.app.theme,

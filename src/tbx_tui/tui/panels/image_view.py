@@ -13,10 +13,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from ...logs.evaluation import pick_step
 from .. import images
 from . import PanelContext
-from .cell import SizedCell, run_having
+from .cell import SizedCell
 
 # Chosen before the app takes the terminal over: textual-image asks the terminal what it
 # can draw when it is first imported, and cannot once Textual reads the keyboard.
@@ -51,10 +50,7 @@ class ImageChart(SizedCell, Vertical):
     def update_chart(self, ctx: PanelContext) -> bool:
         self.remember(ctx)
         spec = self.spec
-        name = run_having(ctx, lambda r: bool(r.images.get(spec.tag)))
-        run = ctx.runs.get(name) if name else None
-        points = run.images.get(spec.tag, []) if run else []
-        point = pick_step(points, spec.step)
+        name, points, point = self.newest(ctx, "images")
         if not self.size.area:  # not laid out yet: on_resize comes back
             return False
         note = self.query_one(".image-note", Static)
