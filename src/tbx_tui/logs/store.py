@@ -239,11 +239,12 @@ class MetricStore:
         self.image_bytes += len(point.image.data)
         for old in points[:-KEEP_IMAGES]:
             self._let_go(old)
-        if self.image_bytes > IMAGE_BUDGET:
-            held = sorted((p.wall, id(p), p) for r in self.runs.values()
-                          for ps in r.images.values() for p in ps if p.image.data)
-            for _, _, p in held:
-                if self.image_bytes <= IMAGE_BUDGET or p is point:
+        if self.image_bytes > IMAGE_BUDGET:  # the oldest go first, never the new one
+            held = sorted((p for r in self.runs.values() for ps in r.images.values()
+                           for p in ps if p.image.data and p is not point),
+                          key=lambda p: (p.wall, p.step))  # stable: file order on ties
+            for p in held:
+                if self.image_bytes <= IMAGE_BUDGET:
                     break
                 self._let_go(p)
 
