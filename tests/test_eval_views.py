@@ -103,25 +103,7 @@ def read(root: Path):
 # ---- the reader and the store ---------------------------------------------------------
 
 def test_images_from_tensorboards_own_writer_and_tensorboardx_are_read_and_decoded(tmp_path):
-    from tensorboardX import SummaryWriter as XWriter
-    from torch.utils.tensorboard import SummaryWriter as TBWriter
-
-    red = np.zeros((3, 10, 30), dtype=np.uint8)
-    red[0] = 255
-    with TBWriter(str(tmp_path / "tb")) as w:  # TensorBoard's own writer
-        w.add_image("pics/red", red, 3)
-    green = np.zeros((10, 30, 3), dtype=np.float32)
-    green[..., 1] = 1.0
-    with XWriter(str(tmp_path / "tbx")) as w:
-        w.add_image("pics/green", green, 5, dataformats="HWC")
-    # TF2's layout: the images plugin's string tensor [width, height, png, png].
-    from tensorboardX.proto.tensor_pb2 import TensorProto
-    tensor = TensorProto(dtype=7, string_val=[b"4", b"2", png(4, 2, (0, 0, 255)),
-                                              png(4, 2)]).SerializeToString()
-    (tmp_path / "tf2").mkdir()
-    (tmp_path / "tf2" / "events.out.tfevents.1.tf2").write_bytes(
-        frame(version_event()) + frame(event_bytes(1.0, 7, "pics/blue", tensor=tensor,
-                                            metadata_plugin="images")))
+    writers_images(tmp_path)
     runs = read(tmp_path).runs
     expect = {"tb": ("pics/red", 3, (255, 0, 0)), "tbx": ("pics/green", 5, (0, 255, 0)),
               "tf2": ("pics/blue", 7, (0, 0, 255))}
@@ -132,6 +114,45 @@ def test_images_from_tensorboards_own_writer_and_tensorboardx_are_read_and_decod
         assert picture.getpixel((0, 0)) == rgb
         assert picture.size == ((60, 20) if run != "tf2" else (40, 20))  # aspect kept
     assert runs["tf2"].images["pics/blue"][-1].image.count == 2
+
+
+def writers_images(root: Path) -> Path:
+    """The same picture format from three writers: TensorBoard's own (torch), tensorboardX,
+    and TF2's images-plugin tensor, one run each."""
+    from tensorboardX import SummaryWriter as XWriter
+    from tensorboardX.proto.tensor_pb2 import TensorProto
+    from torch.utils.tensorboard import SummaryWriter as TBWriter
+
+    red = np.zeros((3, 10, 30), dtype=np.uint8)
+    red[0] = 255
+    with TBWriter(str(root / "tb")) as w:
+        w.add_image("pics/red", red, 3)
+    green = np.zeros((10, 30, 3), dtype=np.float32)
+    green[..., 1] = 1.0
+    with XWriter(str(root / "tbx")) as w:
+        w.add_image("pics/green", green, 5, dataformats="HWC")
+    tensor = TensorProto(dtype=7, string_val=[b"4", b"2", png(4, 2, (0, 0, 255)),
+                                              png(4, 2)]).SerializeToString()
+    (root / "tf2").mkdir(parents=True)
+    (root / "tf2" / "events.out.tfevents.1.tf2").write_bytes(
+        frame(version_event()) + frame(event_bytes(1.0, 7, "pics/blue", tensor=tensor,
+                                                   metadata_plugin="images")))
+    return root
+
+
+async def test_images_of_each_writer_are_shown_in_their_panels(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = app_for(writers_images(tmp_path / "runs"))
+    async with app.run_test(size=(200, 60)) as pilot:
+        grid = app.screen.grid
+        await wait_for(pilot, lambda: len([s for s in grid.specs if s.kind == "image"]) == 3)
+        cells = [c for c in grid.children if isinstance(c, ImageChart)]
+        assert len(cells) == 3
+        for cell in cells:
+            note = cell.query_one(".image-note")
+            await wait_for(pilot, lambda: "shown at" in str(note.render()))
+        notes = sorted(str(c.query_one(".image-note").render()) for c in cells)
+        assert notes[0].startswith("30×10 px") and "4×2 px · first of 2 images" in notes[2]
 
 
 def test_image_bytes_are_bounded_per_tag_and_for_the_whole_store(tmp_path, monkeypatch):

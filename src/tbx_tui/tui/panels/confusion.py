@@ -35,9 +35,11 @@ class ConfusionChart(SizedCell, Static):
         self._sig = sig
         self.title_view(ctx, name, spec.tag, [p.step for p in points])
         if point is None:
-            self.update(Text(f"{spec.tag}: no evaluation yet"))
+            self.update(Text(f"{spec.tag}: no evaluation yet"), layout=False)
         else:
-            self.update(self.render_matrix(point.array, point.classes))
+            # layout=False: the cell's size is the grid's, not its content's; a layout
+            # pass re-renders every widget on the screen (keys waited behind it).
+            self.update(self.render_matrix(point.array, point.classes), layout=False)
         return True
 
     def _colours(self) -> tuple[Color, Color, Color, Color]:

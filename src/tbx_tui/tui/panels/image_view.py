@@ -6,11 +6,14 @@ let go by the store's memory bound — says why in the panel."""
 
 from __future__ import annotations
 
+import io
 import threading
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Static
 
 from .. import images
@@ -22,20 +25,51 @@ from .cell import SizedCell
 BACKEND = images.backend()
 
 
+class HalfcellPicture(Widget):
+    """A picture as lines of half-block cells, made in full off the UI thread
+    (``halfcell_lines``): drawing it is handing Textual those lines. A Rich renderable in
+    a Static was rendered again, pixel by pixel, on the UI thread whenever the screen
+    was (closing the help, each redraw of its cell)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.lines: list[Strip] = []
+
+    @property
+    def image(self):
+        return self.lines
+
+    @image.setter
+    def image(self, lines) -> None:
+        self.lines = list(lines or [])
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        line = self.lines[y] if y < len(self.lines) else Strip.blank(0)
+        return line.crop_extend(0, self.size.width, self.rich_style)
+
+
+def halfcell_lines(picture) -> list[Strip]:
+    """textual-image's half-block rendering of the picture (two pixel rows a line, at the
+    picture's own size), as Textual lines. Runs on the decoding thread."""
+    from rich.console import Console
+    from textual_image.renderable.halfcell import Image as Halfcell
+
+    width, height = picture.width, -(-picture.height // 2)
+    console = Console(width=width, height=height, color_system="truecolor",
+                      file=io.StringIO(), legacy_windows=False)
+    options = console.options.update(width=width, height=height)
+    lines = console.render_lines(Halfcell(picture, width=width, height=height), options,
+                                 pad=False)
+    return [Strip(line) for line in lines]
+
+
 def _picture_widget():
     if BACKEND == "halfcell":
-        return Static(classes="image-pic")
+        return HalfcellPicture(classes="image-pic")
     from textual_image.widget import SixelImage, TGPImage
 
     return (SixelImage if BACKEND == "sixel" else TGPImage)(classes="image-pic")
-
-
-def _halfcell(picture):
-    """textual-image's half-block renderable, built (pixels copied and converted) off the
-    UI thread; drawn at the picture's own size, two pixel rows a line."""
-    from textual_image.renderable.halfcell import Image as Halfcell
-
-    return Halfcell(picture, width=picture.width, height=-(-picture.height // 2))
 
 
 class ImageChart(SizedCell, Vertical):
@@ -62,7 +96,7 @@ class ImageChart(SizedCell, Vertical):
         self._sig = sig
         self.title_view(ctx, name, spec.tag, [p.step for p in points])
         if point is None:
-            note.update(Text(f"{spec.tag}: no image yet"))
+            note.update(Text(f"{spec.tag}: no image yet"), layout=False)
             return True
         im = point.image
         about = f"{im.width}×{im.height} px" if im.width else "size not recorded"
@@ -71,9 +105,10 @@ class ImageChart(SizedCell, Vertical):
         if not im.data:
             self._wanted = None
             self._show_picture(None)
-            note.update(Text(f"{about} · {point.problem or 'no image data'}", style="bold"))
+            note.update(Text(f"{about} · {point.problem or 'no image data'}", style="bold"),
+                        layout=False)
             return True
-        note.update(Text(f"{about} · decoding…"))
+        note.update(Text(f"{about} · decoding…"), layout=False)  # one line, fixed
         self._wanted = sig
         threading.Thread(target=self._decode, args=(sig, im.data, columns, rows, about),
                          name="tbx-image-decode", daemon=True).start()
@@ -85,7 +120,7 @@ class ImageChart(SizedCell, Vertical):
             if sig != self._wanted:
                 return  # a newer picture was asked for meanwhile
             picture = images.decode(data, columns, rows)
-            shown = _halfcell(picture) if BACKEND == "halfcell" else picture
+            shown = halfcell_lines(picture) if BACKEND == "halfcell" else picture
             result = (shown, f"{about} · shown at {picture.width}×{picture.height}")
         except images.ImageProblem as e:
             result = (None, f"{about} · {e}")
@@ -100,12 +135,8 @@ class ImageChart(SizedCell, Vertical):
         if sig != self._wanted or not self.is_mounted:
             return
         self.query_one(".image-note", Static).update(
-            Text(about, style="" if shown is not None else "bold"))
+            Text(about, style="" if shown is not None else "bold"), layout=False)
         self._show_picture(shown)
 
     def _show_picture(self, shown) -> None:
-        pic = self.query_one(".image-pic")
-        if isinstance(pic, Static):
-            pic.update(shown if shown is not None else "")
-        else:
-            pic.image = shown
+        self.query_one(".image-pic").image = shown

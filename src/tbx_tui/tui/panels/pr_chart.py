@@ -87,13 +87,19 @@ class PRChart(Cell, Horizontal):
         listing = self.query_one(OptionList)
         options = tuple((tag, f"{average_precision(c):.3f}") for tag, c in curves)
         if options != self._options:
-            self._options = options
-            highlighted = listing.highlighted
-            listing.clear_options()
             # Text, never markup: a class name is anyone's text.
-            listing.add_options([Option(Text(f"{tag[len(PR_PREFIX):][:12]} {ap}"), id=tag)
-                                 for tag, ap in options])
-            listing.highlighted = highlighted
+            prompts = [Text(f"{tag[len(PR_PREFIX):][:12]} {ap}") for tag, ap in options]
+            if [t for t, _ in options] == [t for t, _ in self._options]:
+                # The same classes, new scores (each evaluation): the prompts in place. A
+                # rebuilt list asked for a layout pass of the whole screen.
+                for i, prompt in enumerate(prompts):
+                    listing.replace_option_prompt_at_index(i, prompt)
+            else:
+                highlighted = listing.highlighted
+                listing.clear_options()
+                listing.add_options([Option(p, id=tag) for p, (tag, _) in zip(prompts, options)])
+                listing.highlighted = highlighted
+            self._options = options
         ids = [tag for tag, _ in options]
         if picked in ids and listing.highlighted != ids.index(picked):
             listing.highlighted = ids.index(picked)  # its message finds the spec agreeing
