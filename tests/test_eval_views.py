@@ -363,7 +363,39 @@ def test_each_way_of_drawing_images_reaches_a_real_terminal(tmp_path, mode, mark
             if select.select([master], [], [], 0.2)[0]:
                 out += os.read(master, 65536)
         os.write(master, b"q")
+        while proc.poll() is None:  # read on: a full pty would block the app's last frames
+            assert time.monotonic() < deadline + 30, "q did not end the app"
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    out += os.read(master, 65536)
+                except OSError:  # the app has closed the terminal
+                    break
         assert proc.wait(timeout=30) == 0
     finally:
         proc.kill()
         os.close(master)
+
+
+def test_a_strangers_huge_or_misshapen_matrix_is_passed_over(tmp_path):
+    from tensorboardX.proto.tensor_pb2 import TensorProto
+    from tensorboardX.proto.tensor_shape_pb2 import TensorShapeProto
+
+    def tensor(dims, values, dtype=9):
+        shape = TensorShapeProto(dim=[TensorShapeProto.Dim(size=d) for d in dims])
+        field = {"int64_val": values} if dtype == 9 else {"float_val": values}
+        return TensorProto(dtype=dtype, tensor_shape=shape, **field).SerializeToString()
+
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "events.out.tfevents.1.x").write_bytes(frame(version_event()) + b"".join([
+        # 1,100 classes: past the 1,024² values decoded (wire.MAX_TENSOR_VALUES)
+        frame(event_bytes(1.0, 1, "cm/huge", tensor=tensor([1100, 1100], [1] * 1_210_000),
+                          metadata_plugin="tbx_confusion")),
+        frame(event_bytes(1.0, 1, "cm/oblong", tensor=tensor([2, 3], [1] * 6),
+                          metadata_plugin="tbx_confusion")),
+        frame(event_bytes(1.0, 1, "PR/odd", tensor=tensor([5, 4], [0.5] * 20, dtype=1),
+                          metadata_plugin="pr_curves")),
+        frame(event_bytes(1.0, 2, "cm/fine", tensor=tensor([2, 2], [3, 1, 0, 4]),
+                          metadata_plugin="tbx_confusion"))]))
+    run = read(tmp_path).runs["x"]
+    assert list(run.matrices) == ["cm/fine"] and not run.curves and run.bad == 0
+    assert run.matrices["cm/fine"][0].classes == ("0", "1")  # no names: their numbers

@@ -26,6 +26,9 @@ _DTYPES = {1: np.dtype("<f4"), 2: np.dtype("<f8"), 3: np.dtype("<i4"), 9: np.dty
 _VAL_FIELDS = {1: 5, 2: 6, 3: 7, 9: 10, 19: 13}  # dtype -> repeated *_val field number
 SESSION_START = 1
 PR_PLUGIN = "pr_curves"
+# Values a tensor may hold and still be decoded: a 1,024-class confusion matrix. Past it a
+# record is "other", not a minutes-long varint loop (a record may be 256 MiB).
+MAX_TENSOR_VALUES = 1 << 20
 CONFUSION_PLUGIN = "tbx_confusion"  # engine/output/eval_records.py writes it
 
 
@@ -240,8 +243,8 @@ def _parse_tensor(buf, start: int, end: int) -> tuple[np.ndarray | None, tuple[i
         else:
             vals.setdefault(number, []).append((wire, s, e))
     dtype = _DTYPES.get(dtype_code)
-    if dtype is None:
-        return None, tuple(shape)
+    if dtype is None or (shape and int(np.prod(shape)) > MAX_TENSOR_VALUES):
+        return None, tuple(shape)  # not one a viewer draws, or a stranger's huge one
     if content is not None:
         arr = np.frombuffer(bytes(buf[content[0]:content[1]]), dtype=dtype)
     else:

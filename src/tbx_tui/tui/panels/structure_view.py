@@ -12,6 +12,7 @@ from . import PanelContext
 from .cell import Cell, run_having
 
 OPEN_DEPTH = 1
+MAX_ROWS = 2000
 
 
 class StructureChart(Cell, Tree):
@@ -45,6 +46,9 @@ class StructureChart(Cell, Tree):
         width = max(len(r[1]) for r in rows)
         shape_w = max(len(r[2]) for r in rows)
         parents = {-1: self.root}
+        if len(rows) > MAX_ROWS:  # ours lists up to 400; a stranger's may list anything
+            tail = [f"… {len(rows) - MAX_ROWS:,} more modules not shown", *tail[:10]]
+            rows = rows[:MAX_ROWS]
         for k, (depth, module, shape, params) in enumerate(rows):
             # Text, never markup: module reprs hold brackets and come from a log file.
             line = Text(f"{module:<{min(width, 60)}}  ")
