@@ -115,5 +115,6 @@ def test_eval_views_benchmark_runs():
 
 
 def test_view_redraw_benchmark_runs():
-    out = run("bench_view_redraw.py", "--rounds", "1", "--classes", "4", "--layers", "3")
-    assert "200x60:" in out and "structure" in out.splitlines()[-1]
+    out = run("bench_view_redraw.py", "--rounds", "1", "--classes", "4", "--layers", "3",
+              "--sizes", "80x24")
+    assert "80x24:" in out and "structure" in out.splitlines()[-1]

@@ -10,7 +10,8 @@ worst ms per view, the ratio to the `Loss/train` curve chart redrawn the same wa
 the UI (main) thread's CPU time within it, which is what keys wait behind (Pilot's own
 pauses included in both).
 
-    python tests/benchmarks/bench_view_redraw.py [--rounds 10] [--classes 10]
+    python tests/benchmarks/bench_view_redraw.py [--rounds 10] [--classes 10] [--layers 12]
+        [--sizes 80x24,200x60]
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--classes", type=int, default=10)
     p.add_argument("--layers", type=int, default=12)
+    p.add_argument("--sizes", default="80x24,200x60")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "runs"
@@ -101,7 +103,7 @@ def main() -> None:
         print(f"{args.classes} classes, {args.layers} layers, {args.rounds} redraws a view; "
               "ms from the redraw to the frame after it (median / worst), ratio to the curve; "
               "the UI thread's CPU in it (median; an image is decoded on its own thread)")
-        for size in ((80, 24), (200, 60)):
+        for size in [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]:
             times = asyncio.run(measure(root, size, args.rounds))
             base = statistics.median(times["scalar"])
             print(f"{size[0]}x{size[1]}:")
