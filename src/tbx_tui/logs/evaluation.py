@@ -37,6 +37,22 @@ def views(run: RunData) -> list[tuple[str, str]]:
     return out
 
 
+def view_steps(runs, kind: str, tag: str) -> list[int]:
+    """Every step a view (kind, tag) has data at, over the runs it may show."""
+    steps: set[int] = set()
+    for run in runs:
+        if kind == "confusion":
+            steps |= {p.step for p in run.matrices.get(tag, [])}
+        elif kind == "image":
+            steps |= {p.step for p in run.images.get(tag, [])}
+        elif kind == "pr":
+            steps |= {p.step for ps in run.curves.values() for p in ps}
+        elif kind == "gradflow":
+            steps |= {int(s) for t, series in run.scalars.items()
+                      if t.startswith(GRAD_PREFIX) for s in series.steps}
+    return sorted(steps)
+
+
 def pick_step(points: list, step: int | None):
     """The point at ``step`` (the newest at or before it), or the newest (None)."""
     if not points:

@@ -486,25 +486,10 @@ class DashboardScreen(Screen):
                         "flow charts have steps", severity="warning")
             return
         with self.store.lock:
-            steps = self._view_steps(spec)
+            steps = evaluation.view_steps(self.visible_runs().values(), spec.kind, spec.tag)
         spec.step = evaluation.neighbour_step(steps, spec.step, delta)
         self.save_view()
         self.redraw_now()
-
-    def _view_steps(self, spec: ChartSpec) -> list[int]:
-        """Every step the view has data at, over the runs it may show."""
-        steps: set[int] = set()
-        for run in self.visible_runs().values():
-            if spec.kind == "confusion":
-                steps |= {p.step for p in run.matrices.get(spec.tag, [])}
-            elif spec.kind == "image":
-                steps |= {p.step for p in run.images.get(spec.tag, [])}
-            elif spec.kind == "pr":
-                steps |= {p.step for ps in run.curves.values() for p in ps}
-            elif spec.kind == "gradflow":
-                steps |= {int(s) for t, series in run.scalars.items()
-                          if t.startswith(evaluation.GRAD_PREFIX) for s in series.steps}
-        return sorted(steps)
 
     def action_toggle_side(self) -> None:
         side = self.query_one("#side")
