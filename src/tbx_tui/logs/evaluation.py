@@ -53,14 +53,17 @@ def view_steps(runs, kind: str, tag: str) -> list[int]:
     return sorted(steps)
 
 
+def step_index(steps: list[int], chosen: int | None) -> int:
+    """Where ``chosen`` is among ``steps``: the last step at or before it (the first when
+    none is), the newest for None. ``steps`` is not empty."""
+    if chosen is None:
+        return len(steps) - 1
+    return max([i for i, s in enumerate(steps) if s <= chosen] or [0])
+
+
 def pick_step(points: list, step: int | None):
     """The point at ``step`` (the newest at or before it), or the newest (None)."""
-    if not points:
-        return None
-    if step is None:
-        return points[-1]
-    before = [p for p in points if p.step <= step]
-    return before[-1] if before else points[0]
+    return points[step_index([p.step for p in points], step)] if points else None
 
 
 def neighbour_step(steps: list[int], current: int | None, delta: int) -> int | None:
@@ -68,9 +71,7 @@ def neighbour_step(steps: list[int], current: int | None, delta: int) -> int | N
     None again once at the newest, so the view follows new evaluations."""
     if not steps:
         return None
-    at = len(steps) - 1 if current is None else \
-        max(i for i, s in enumerate(steps) if s <= current) if current >= steps[0] else 0
-    at = min(max(at + delta, 0), len(steps) - 1)
+    at = min(max(step_index(steps, current) + delta, 0), len(steps) - 1)
     return None if at == len(steps) - 1 else steps[at]
 
 

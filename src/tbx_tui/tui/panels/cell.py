@@ -7,7 +7,7 @@ from __future__ import annotations
 from textual.events import Click
 from textual.markup import escape
 
-from ...logs.evaluation import pick_step
+from ...logs.evaluation import pick_step, step_index
 from ..grid_state import ChartSpec
 from . import PanelContext
 
@@ -85,5 +85,5 @@ def step_note(steps: list[int], chosen: int | None) -> str:
         return "none yet"
     if chosen is None:
         return f"step {steps[-1]:,} (newest)"
-    at = max([i for i, s in enumerate(steps) if s <= chosen] or [0])
+    at = step_index(steps, chosen)
     return f"step {steps[at]:,}, {at + 1} of {len(steps)}"

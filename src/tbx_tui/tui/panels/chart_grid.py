@@ -13,7 +13,7 @@ from ..grid_state import ChartSpec, grid_shape, window
 from ..widgets.curve_plot import CurveData, CurvePlot
 from ..widgets.histogram_plot import HistogramPlot
 from . import Panel, PanelContext
-from .cell import Cell
+from .cell import Cell, run_having
 from .confusion import ConfusionChart
 from .grad_flow import GradFlowChart
 from .image_view import ImageChart
@@ -49,11 +49,8 @@ class HistogramChart(Cell, HistogramPlot):
 
     def update_chart(self, ctx: PanelContext) -> bool:
         spec, runs = self.spec, ctx.runs
-        name = ctx.current
+        name = run_having(ctx, lambda r: spec.tag in r.histograms)
         run = runs.get(name) if name else None
-        if run is None or spec.tag not in run.histograms:  # any run that has it
-            name = next((n for n in sorted(runs) if spec.tag in runs[n].histograms), None)
-            run = runs.get(name) if name else None
         sig = (name, spec.tag, run.version if run else None, spec.mode, self.size,
                ctx.labels.get(name))
         if sig == self._sig:
