@@ -22,7 +22,6 @@ import threading
 
 MAX_PIXELS = 16_000_000  # 64 MB decoded as RGBA, at most one at a time
 _DECODING = threading.Semaphore(1)
-CHOICES = ("auto", "halfcell", "sixel", "kitty")
 
 
 def backend(env=os.environ) -> str:
