@@ -95,14 +95,21 @@ def most_confused(matrix: np.ndarray, keep: int) -> list[int]:
     return sorted(np.argsort(-errors, kind="stable")[:keep].tolist())
 
 
+def pr_points(curve: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(recall, precision) of a PR curve at the thresholds that predict something: where
+    nothing is predicted, TensorBoard's writers put a precision of 0, which is no point of
+    the curve."""
+    some = (curve[0] + curve[1]) > 0  # true + false positives
+    return curve[5][some], curve[4][some]
+
+
 def average_precision(curve: np.ndarray) -> float:
     """Average precision of a PR curve (rows 4 and 5: precision, recall): the sum of
     precision × recall gained, threshold by threshold from the highest, as scikit-learn's
     ``average_precision_score``; thresholds that predict nothing are left out (their
     precision is written as 0)."""
-    some = (curve[0] + curve[1]) > 0
-    precision = curve[4][some][::-1].astype(np.float64)
-    recall = curve[5][some][::-1].astype(np.float64)
+    recall, precision = pr_points(curve)
+    precision, recall = precision[::-1].astype(np.float64), recall[::-1].astype(np.float64)
     gained = np.diff(np.concatenate([[0.0], recall]))
     return float((gained * precision).sum())
 

@@ -12,7 +12,7 @@ from textual.containers import Horizontal
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from ...logs.evaluation import PR_PREFIX, average_precision, pick_step
+from ...logs.evaluation import PR_PREFIX, average_precision, pick_step, pr_points
 from ..widgets.cached_plot import CachedPlot, fit_title
 from ..widgets.palette import colour, dimmed
 from . import PanelContext
@@ -24,7 +24,9 @@ MAX_FAINT = 20
 
 
 class PRPlot(CachedPlot):
-    def draw_curves(self, curves: list[tuple[str, np.ndarray]], picked: str, index: int):
+    def draw_curves(self, curves: list[tuple[str, np.ndarray, float]], picked: str,
+                    index: int):
+        """``curves``: (tag, curve, average precision) per class."""
         self.draw_safely(self._draw, curves, picked, index)
 
     def _draw(self, curves, picked, index) -> None:
@@ -34,21 +36,21 @@ class PRPlot(CachedPlot):
             plt.title("no PR curves yet")
             return
         rgb = colour(index)
-        chosen = dict(curves).get(picked, curves[0][1])
-        others = sorted((average_precision(c), tag, c) for tag, c in curves if tag != picked)
-        for _, tag, curve in others[:MAX_FAINT]:
-            some = (curve[0] + curve[1]) > 0
-            plt.plot(curve[5][some].tolist(), curve[4][some].tolist(),
-                     color=dimmed(rgb, 0.7), marker="braille")
-        some = (chosen[0] + chosen[1]) > 0
-        plt.plot(chosen[5][some].tolist(), chosen[4][some].tolist(), color=rgb, marker="braille")
+        _, chosen, chosen_ap = next((c for c in curves if c[0] == picked), curves[0])
+        others = sorted((ap, tag, c) for tag, c, ap in curves if tag != picked)
+        for _, _, curve in others[:MAX_FAINT]:
+            recall, precision = pr_points(curve)
+            plt.plot(recall.tolist(), precision.tolist(), color=dimmed(rgb, 0.7),
+                     marker="braille")
+        recall, precision = pr_points(chosen)
+        plt.plot(recall.tolist(), precision.tolist(), color=rgb, marker="braille")
         plt.xlim(0, 1)
         plt.ylim(0, 1.02)
         plt.xticks([0, 0.5, 1])
         plt.yticks([0, 0.5, 1])
         plt.xlabel("recall")
         plt.ylabel("precision")
-        plt.title(fit_title(f"{picked[len(PR_PREFIX):]}: AP {average_precision(chosen):.3f}",
+        plt.title(fit_title(f"{picked[len(PR_PREFIX):]}: AP {chosen_ap:.3f}",
                             self.size.width))
 
 
@@ -72,10 +74,10 @@ class PRChart(Cell, Horizontal):
         if sig == self._sig or not self.is_mounted:
             return False
         self._sig = sig
-        curves = []
+        curves = []  # (tag, curve, average precision): the list and the chart show it
         for tag in tags:
-            point = pick_step(run.curves[tag], spec.step)
-            curves.append((tag, point.array))
+            curve = pick_step(run.curves[tag], spec.step).array
+            curves.append((tag, curve, average_precision(curve)))
         steps = sorted({p.step for t in tags for p in run.curves[t]})
         self.title_view(ctx, name, "PR curves", steps)
         picked = spec.pick if spec.pick in tags else (tags[0] if tags else "")
@@ -85,7 +87,7 @@ class PRChart(Cell, Horizontal):
 
     def _fill(self, curves, picked: str) -> None:
         listing = self.query_one(OptionList)
-        options = tuple((tag, f"{average_precision(c):.3f}") for tag, c in curves)
+        options = tuple((tag, f"{ap:.3f}") for tag, _, ap in curves)
         if options != self._options:
             # Text, never markup: a class name is anyone's text.
             prompts = [Text(f"{tag[len(PR_PREFIX):][:12]} {ap}") for tag, ap in options]
